@@ -1,0 +1,65 @@
+"""Per-clip summary of the per-frame statistics: the summary columns of ``clips.parquet``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.columns import Column
+
+
+@dataclass(frozen=True)
+class IntensityScales:
+    """Reference values that make each movement measure about 1 for moderate dancing (provisional guesses)."""
+
+    motion_energy: float = 0.1
+    centroid_speed: float = 0.5
+    quantity_of_motion: float = 0.3
+
+
+INTENSITY_SCALES = IntensityScales()
+
+SUMMARY_COLUMNS: tuple[Column, ...] = (
+    Column("presence_ratio", "float64", "Fraction of frames with person_present."),
+    Column("body_area_mean", "float64", "Mean body_area_frac over frames with a person."),
+    Column("body_area_p10", "float64", "10th percentile of body_area_frac over frames with a person."),
+    Column("body_area_p50", "float64", "Median of body_area_frac over frames with a person."),
+    Column("body_area_p90", "float64", "90th percentile of body_area_frac over frames with a person."),
+    Column("motion_energy_mean", "float64", "Mean motion_energy over the frames where it is defined."),
+    Column("centroid_speed_mean", "float64", "Mean centroid_speed (body heights/s) where defined."),
+    Column("quantity_of_motion_mean", "float64", "Mean quantity_of_motion over the frames where it is defined."),
+    Column(
+        "movement_intensity",
+        "float64",
+        "Mean over f in (motion_energy, centroid_speed, quantity_of_motion) of median(f) / scale_f, with fixed "
+        f"scales {INTENSITY_SCALES.motion_energy}, {INTENSITY_SCALES.centroid_speed} and "
+        f"{INTENSITY_SCALES.quantity_of_motion} (`analytics.summary.IntensityScales`), so clips are comparable; "
+        "medians ignore matte glitches; measures with no defined frame are left out; NaN when none is defined.",
+    ),
+    Column("n_regions_max", "int64", "Largest n_regions of any frame (0 for a clip without frames)."),
+)
+
+
+def summarise(frame_df: pd.DataFrame) -> dict:
+    """The ``SUMMARY_COLUMNS`` of one clip's per-frame table, as a dict in column order."""
+    with_person = frame_df.loc[frame_df["person_present"].astype(bool), "body_area_frac"].astype(np.float64)
+    movement_medians = [
+        frame_df[name].median() / getattr(INTENSITY_SCALES, name)
+        for name in ("motion_energy", "centroid_speed", "quantity_of_motion")
+    ]
+    defined = [value for value in movement_medians if pd.notna(value)]
+    summary = {
+        "presence_ratio": frame_df["person_present"].mean(),
+        "body_area_mean": with_person.mean(),
+        "body_area_p10": with_person.quantile(0.1),
+        "body_area_p50": with_person.quantile(0.5),
+        "body_area_p90": with_person.quantile(0.9),
+        "motion_energy_mean": frame_df["motion_energy"].mean(),
+        "centroid_speed_mean": frame_df["centroid_speed"].mean(),
+        "quantity_of_motion_mean": frame_df["quantity_of_motion"].mean(),
+        "movement_intensity": float(np.mean(defined)) if defined else np.nan,
+        "n_regions_max": int(frame_df["n_regions"].max()) if len(frame_df) else 0,
+    }
+    return {c.name: np.dtype(c.dtype).type(summary[c.name]).item() for c in SUMMARY_COLUMNS}

@@ -1,0 +1,139 @@
+"""The ``dancematte`` command line: process, train, eval.
+
+Exit codes: 0 success, 1 at least one clip failed, 2 usage error. Errors are one line,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or environment: exit code 2."""
+
+
+def parse_formats(values: list[str] | None) -> tuple[str, ...]:
+    from pipelines.writers import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip() for v in (values or ["prores"]) for f in v.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown --format {', '.join(unknown)} (choose from {', '.join(FORMATS)})")
+    return formats
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from pipelines.processor import ProcessSettings
+    from pipelines.run import Run, RunSettings
+    from pipelines.writers import WriterSettings
+    from seg.segmenter import SegmenterSettings
+
+    writer = WriterSettings(background=args.background) if args.background else WriterSettings()
+    settings = RunSettings(
+        out=args.out,
+        process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer),
+        segmenter=SegmenterSettings(model=args.model, device=args.device),
+        show_progress=not args.quiet,
+    )
+    reports = Run(settings).run(args.inputs)
+    counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
+    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {args.out / 'manifest.json'}")
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from seg.train import TrainSettings, train
+
+    settings = TrainSettings(
+        images=args.images, masks=args.masks, out=args.out, arch=args.arch, encoder=args.encoder,
+        long_side=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
+        seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
+    )
+    record = train(settings)
+    last = record["history"][-1] if record["history"] else {}
+    print(f"model saved to {args.out}: val IoU {last.get('val_iou', float('nan')):.4f}")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from seg.evaluate import evaluate
+    from seg.segmenter import Segmenter, SegmenterSettings
+
+    for folder in (args.images, args.masks):
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: not a folder")
+    report = evaluate(args.images, args.masks, Segmenter(SegmenterSettings(model=args.model, device=args.device)), progress=not args.json)
+    print(json.dumps(report.as_dict()) if args.json else report.as_text())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(prog="dancematte", description="Alpha mattes and movement statistics for dance clips.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("process", help="matte and measure clips")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video files or folders (searched recursively)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--format", action="append", metavar="F", help="prores (default), webm, luma, png, composite; repeat or comma-separate")
+    p.add_argument("--background", type=Path, help="image for --format composite (default: a solid colour)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or saved model folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_process)
+
+    t = sub.add_parser("train", help="train a segmentation model")
+    t.add_argument("--images", type=Path, required=True)
+    t.add_argument("--masks", type=Path, required=True)
+    t.add_argument("--out", type=Path, required=True, help="model folder to write")
+    t.add_argument("--arch", default=DEFAULT_ARCH)
+    t.add_argument("--encoder", default=DEFAULT_ENCODER)
+    t.add_argument("--size", type=int, default=256, help="input long side in pixels")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that crosses this many minutes")
+    t.set_defaults(handler=cmd_train)
+
+    e = sub.add_parser("eval", help="score a model on images with masks")
+    e.add_argument("--images", type=Path, required=True)
+    e.add_argument("--masks", type=Path, required=True)
+    e.add_argument("--model", default=DEFAULT_MODEL)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(handler=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from pipelines.discovery import InputError
+    from seg.models import ModelNotFoundError
+    from seg.segmenter import DeviceError
+    from seg.train import TrainingError
+
+    try:
+        return args.handler(args)
+    except (UsageError, InputError, ModelNotFoundError, DeviceError, TrainingError) as exc:
+        print(f"dancematte: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dancematte: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""What has been done: one small JSON record per finished clip, keyed by content and settings.
+
+A clip is skipped when its record holds the same fingerprint (SHA-256 of the clip's
+bytes plus the settings that shape the outputs) and every output it lists still exists.
+Records are written atomically after all of a clip's outputs are in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def fingerprint(content_hash: str, settings: dict) -> str:
+    """Content hash + canonical JSON of the output-shaping settings."""
+    return hashlib.sha256((content_hash + json.dumps(settings, sort_keys=True, default=str)).encode()).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` under a temporary name in the same folder, fsync, then rename into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Ledger:
+    """Records under ``out/state/``; one file per clip id."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.folder = out_dir / "state"
+
+    def _path(self, clip_id: str) -> Path:
+        return self.folder / f"{clip_id}.json"
+
+    def is_done(self, clip_id: str, fingerprint_: str) -> list[str] | None:
+        """The recorded outputs when the clip is done with this fingerprint, else None."""
+        try:
+            record = json.loads(self._path(clip_id).read_text())
+        except (OSError, ValueError):
+            return None
+        if record.get("fingerprint") != fingerprint_:
+            return None
+        outputs = record.get("outputs", [])
+        return outputs if all(Path(p).exists() for p in outputs) else None
+
+    def mark_done(self, clip_id: str, fingerprint_: str, outputs: list[str]) -> None:
+        write_atomic(self._path(clip_id), json.dumps({"fingerprint": fingerprint_, "outputs": outputs}, indent=1))

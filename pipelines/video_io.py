@@ -1,0 +1,241 @@
+"""Decoding source clips: probing their properties and reading upright RGB frames in batches.
+
+Damaged input policy: a packet the decoder rejects mid-stream is skipped and decoding
+goes on (FFmpeg's decoders conceal the damage in the following frames); the number of
+skipped packets is kept in ``ClipReader.skipped_packets``. A file from which not a
+single frame decodes raises ``VideoReadError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+# FFmpeg's "unspecified" codes: AVCOL_PRI/TRC/SPC_UNSPECIFIED = 2, AVCOL_RANGE_UNSPECIFIED = 0.
+_UNSPECIFIED_COLOR = {"color_primaries": 2, "color_trc": 2, "colorspace": 2, "color_range": 0}
+_RGB_COLORSPACE = 0  # AVCOL_SPC_RGB: not a tag a YUV output can carry
+
+
+class VideoReadError(Exception):
+    """A clip cannot be read; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What the pipeline needs to know about a source clip.
+
+    ``width``/``height`` are the display size (rotation applied); ``rotation`` is the
+    clockwise turn (0/90/180/270) that makes decoded pictures upright; ``color`` holds the
+    known FFmpeg colour codes (``color_primaries``, ``color_trc``, ``colorspace``,
+    ``color_range``) for outputs to copy.
+    """
+
+    path: Path
+    width: int
+    height: int
+    rotation: int
+    fps: Fraction
+    frames: int | None
+    duration_s: float
+    time_base: Fraction
+    has_audio: bool
+    color: dict[str, int]
+
+
+@dataclass(frozen=True)
+class FrameBatch:
+    """Consecutive upright frames: ``rgb`` (N, H, W, 3) uint8 with their timing.
+
+    ``pts`` are source timestamps and ``durations`` display durations (gap to the next
+    frame), both int64 in ``ClipInfo.time_base``; ``times_s`` seconds since the first frame; ``index``
+    0-based frame numbers.
+    """
+
+    rgb: np.ndarray
+    pts: np.ndarray
+    times_s: np.ndarray
+    index: np.ndarray
+    durations: np.ndarray
+
+
+def probe(path: Path) -> ClipInfo:
+    """Read a clip's properties; ``VideoReadError`` when it is not a readable video."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        rotation = _rotation(container, stream, path)
+        fps = stream.average_rate or stream.guessed_rate
+        if not fps:
+            raise VideoReadError(f"{path.name}: unknown frame rate")
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if rotation % 180:
+            width, height = height, width
+        if stream.duration is not None:
+            duration_s = float(stream.duration * stream.time_base)
+        else:
+            duration_s = (container.duration or 0) / av.time_base
+        context = stream.codec_context
+        color = {key: value for key, unknown in _UNSPECIFIED_COLOR.items() if (value := getattr(context, key)) != unknown}
+        if color.get("colorspace") == _RGB_COLORSPACE:
+            del color["colorspace"]
+        return ClipInfo(
+            path=path,
+            width=width,
+            height=height,
+            rotation=rotation,
+            fps=Fraction(fps),
+            frames=stream.frames or None,
+            duration_s=duration_s,
+            time_base=Fraction(stream.time_base),
+            has_audio=bool(container.streams.audio),
+            color=color,
+        )
+
+
+class ClipReader:
+    """Decode a clip into ``FrameBatch`` es of upright RGB frames (threaded decoding).
+
+    Use as a context manager; iterate once.
+    """
+
+    def __init__(self, path: Path, batch_size: int = 8) -> None:
+        self.info = probe(path)
+        self.batch_size = batch_size
+        self.skipped_packets = 0
+        self._container = _open(path)
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+
+    def __enter__(self) -> ClipReader:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        pictures: list[np.ndarray] = []
+        timing: list[tuple[int, int]] = []
+        first_pts: int | None = None
+        count = 0
+        for pts, duration, frame in self._timed_frames():
+            first_pts = pts if first_pts is None else first_pts
+            timing.append((pts, duration))
+            pictures.append(frame.to_ndarray(format="rgb24"))
+            if len(pictures) == self.batch_size:
+                yield self._batch(pictures, timing, count, first_pts)
+                count += len(pictures)
+                pictures, timing = [], []
+        if pictures:
+            yield self._batch(pictures, timing, count, first_pts)
+        elif count == 0:
+            raise VideoReadError(f"{self.info.path.name}: no decodable video frame")
+
+    def _timed_frames(self) -> Iterator[tuple[int, int, av.VideoFrame]]:
+        """Decoded frames with pts and display duration (the gap to the next frame's pts).
+
+        The last frame keeps its packet duration, else one nominal frame; a frame without
+        pts is placed one nominal frame after the previous one.
+        """
+        frame_ticks = round(1 / (self.info.fps * self.info.time_base))
+        held: tuple[int, av.VideoFrame] | None = None
+        for frame in self._decoded_frames():
+            pts = frame.pts if frame.pts is not None else (held[0] if held else -frame_ticks) + frame_ticks
+            if held is not None:
+                yield held[0], pts - held[0], held[1]
+            held = pts, frame
+        if held is not None:
+            yield held[0], held[1].duration or frame_ticks, held[1]
+
+    def _decoded_frames(self) -> Iterator[av.VideoFrame]:
+        """Frames in display order; packets the decoder rejects are counted and skipped."""
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.InvalidDataError:
+                    self.skipped_packets += 1
+        except av.FFmpegError as exc:
+            raise VideoReadError(f"{self.info.path.name}: {error_reason(exc)}") from exc
+
+    def _batch(
+        self, pictures: list[np.ndarray], timing: list[tuple[int, int]], first_index: int, first_pts: int
+    ) -> FrameBatch:
+        rgb = np.stack(pictures)
+        if self.info.rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, -self.info.rotation // 90, axes=(1, 2)))
+        pts, durations = np.asarray(timing, dtype=np.int64).T
+        times_s = (pts - first_pts).astype(np.float64) * float(self.info.time_base)
+        index = np.arange(first_index, first_index + len(pts), dtype=np.int64)
+        return FrameBatch(rgb=rgb, pts=pts, times_s=times_s, index=index, durations=durations)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    """Open ``path`` for reading, turning every failure into a one-line ``VideoReadError``."""
+    try:
+        if path.stat().st_size == 0:
+            raise VideoReadError(f"{path.name}: zero-byte file")
+        return av.open(str(path), "r")
+    except av.InvalidDataError as exc:
+        raise VideoReadError(f"{path.name}: not a video file") from exc
+    except (OSError, av.FFmpegError) as exc:
+        raise VideoReadError(f"{path.name}: {error_reason(exc)}") from exc
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    if not container.streams.video:
+        raise VideoReadError(f"{path.name}: no video stream")
+    return container.streams.video[0]
+
+
+def _rotation(container: av.container.InputContainer, stream: av.VideoStream, path: Path) -> int:
+    """Clockwise degrees to make pictures upright, from the first decodable frame's display matrix.
+
+    Falls back to a legacy ``rotate`` tag; rounded to a quarter turn.
+    """
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                continue
+            if frames:
+                counter_clockwise = frames[0].rotation
+                break
+        else:
+            raise VideoReadError(f"{path.name}: no decodable video frame")
+    except av.FFmpegError as exc:
+        raise VideoReadError(f"{path.name}: {error_reason(exc)}") from exc
+    degrees = -counter_clockwise or int(stream.metadata.get("rotate", 0))
+    return round(degrees / 90) % 4 * 90
+
+
+def error_reason(exc: Exception) -> str:
+    """A short lower-case reason from an OS or FFmpeg error (for one-line messages)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def read_alpha(path: Path) -> np.ndarray:
+    """The alpha plane of every frame (N, H, W) uint8, as stored (no rotation).
+
+    VP9 is decoded with ``libvpx-vp9``: FFmpeg's native VP9 decoder ignores the alpha
+    that WebM keeps beside each frame. ``VideoReadError`` when the video has no alpha.
+    """
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        decoder = av.CodecContext.create("libvpx-vp9", "r") if stream.codec_context.name == "vp9" else stream.codec_context
+        alphas = []
+        for packet in container.demux(stream):
+            for frame in decoder.decode(packet if packet.size else None):
+                if not any(component.is_alpha for component in frame.format.components):
+                    raise VideoReadError(f"{path.name}: no alpha channel ({frame.format.name})")
+                alphas.append(frame.to_ndarray(format="rgba")[..., 3])
+    return np.stack(alphas)

@@ -1,0 +1,359 @@
+"""Matte exports, one writer per format behind the same ``MatteWriter`` interface.
+
+Every writer keeps the source's frame count and per-frame timestamps (output time base =
+source time base, pts copied, so variable frame rate stays variable; WebM stores
+milliseconds) and writes upright pictures at display size. Encoded videos are padded to
+even width/height by repeating the last column/row (ProRes 4444 and the 4:2:0 codecs all
+require even sizes); PNG frames keep the exact size. Encoded videos copy the source's
+colour primaries, transfer and matrix tags and use video (limited) range, converting
+through swscale with the same matrix so colours round-trip.
+
+Audio is muxed in step with the video (after each batch, up to its end time) so files
+stay interleaved: ProRes stream-copies the source audio (PCM when MOV cannot hold its
+codec), the other formats transcode it (Opus for WebM, AAC for MP4).
+
+Files are written under a hidden temporary name in the destination folder and renamed
+into place by ``close()``; ``abort()`` removes them, so final names never hold partial
+output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import av
+import cv2
+import numpy as np
+
+from pipelines.video_io import ClipInfo, FrameBatch, error_reason
+from seg.composite import read_rgb
+
+MPEG_RANGE = 1  # AVCOL_RANGE_MPEG, i.e. video range
+COPIED_COLOR_TAGS = ("color_primaries", "color_trc", "colorspace")
+
+
+class WriteError(Exception):
+    """An output could not be written; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    """Export options: composite background (solid RGB colour, or an image that wins when set)
+    and encoder threads (0 = one per core)."""
+
+    background_color: tuple[int, int, int] = (112, 136, 112)
+    background: Path | None = None
+    threads: int = 0
+
+
+class MatteWriter(Protocol):
+    """Writes one clip's mattes; ``outputs`` exist only after ``close()``."""
+
+    outputs: list[Path]
+
+    def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
+        """Append frames; ``alpha`` is (N, H, W) uint8 at display size."""
+
+    def close(self) -> None:
+        """Finish the files and move them to their final names."""
+
+    def abort(self) -> None:
+        """Remove temporary files; final names never appear."""
+
+
+def partial_path(final: Path) -> Path:
+    """The hidden temporary name ``final`` is written under before the rename."""
+    return final.with_name(f".{final.stem}.partial-{os.getpid()}{final.suffix}")
+
+
+@contextmanager
+def reporting_errors(path: Path) -> Iterator[None]:
+    """Turn OS and FFmpeg failures (e.g. ENOSPC) into a one-line ``WriteError`` naming ``path``."""
+    try:
+        yield
+    except (OSError, av.FFmpegError) as exc:
+        raise WriteError(f"{path.name}: {error_reason(exc)}") from exc
+
+
+def pad_to_even(picture: np.ndarray) -> np.ndarray:
+    """Repeat the last row/column so height and width are even."""
+    height, width = picture.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return picture
+    pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (picture.ndim - 2)
+    return np.pad(picture, pad, mode="edge")
+
+
+class PartialOutput:
+    """Base of the writers: output written under ``partial_path`` and renamed by ``close()``."""
+
+    outputs: list[Path]
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _failing_cleanly(self) -> Iterator[None]:
+        """Report failures as ``WriteError`` after removing the temporary output."""
+        try:
+            with reporting_errors(self.outputs[0]):
+                yield
+        except WriteError:
+            self.abort()
+            raise
+
+
+class AudioTrack:
+    """The source's first audio stream, copied or transcoded into ``output`` in step with the video."""
+
+    def __init__(self, source: ClipInfo, output: av.container.OutputContainer, codec: str, copy: bool) -> None:
+        self._input = av.open(str(source.path))
+        in_stream = self._input.streams.audio[0]
+        self._packets = self._input.demux(in_stream)
+        self._pending: av.Packet | None = None
+        self._output = output
+        self._copy = copy and in_stream.codec_context.name in output.supported_codecs
+        if self._copy:
+            self.stream = output.add_stream_from_template(in_stream)
+            return
+        encoder = av.Codec(codec, "w")
+        rate = in_stream.codec_context.sample_rate
+        if encoder.audio_rates and rate not in encoder.audio_rates:
+            rate = max(encoder.audio_rates)
+        self.stream = output.add_stream(codec, rate=rate)
+        self.stream.codec_context.layout = in_stream.codec_context.layout
+        self.stream.codec_context.format = encoder.audio_formats[0]
+
+    def mux_until(self, end_s: float) -> None:
+        """Mux source audio that starts before ``end_s`` seconds (source timeline)."""
+        while True:
+            if self._pending is None:
+                self._pending = next(self._packets, None)
+            packet = self._pending
+            if packet is None or (packet.pts is not None and packet.pts * packet.time_base >= end_s):
+                return
+            self._pending = None
+            if self._copy:
+                if packet.dts is not None:  # the demuxer's final empty packet is not muxed
+                    packet.stream = self.stream
+                    self._output.mux(packet)
+                continue
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                continue  # a damaged audio packet becomes a short gap, as with video
+            for frame in frames:
+                self._output.mux(self.stream.encode(frame))
+
+    def finish(self) -> None:
+        """Mux the rest of the source audio and flush the encoder."""
+        self.mux_until(math.inf)
+        if not self._copy:
+            self._output.mux(self.stream.encode(None))
+        self._input.close()
+
+    def close(self) -> None:
+        self._input.close()
+
+
+class EncodedVideoWriter(PartialOutput):
+    """One encoded video stream (picture made by ``picture``) plus the source audio, in one file."""
+
+    suffix: ClassVar[str]
+    container_format: ClassVar[str]
+    codec: ClassVar[str]
+    pix_fmt: ClassVar[str]
+    picture_format: ClassVar[str]  # PyAV name of the array ``picture`` returns
+    codec_options: ClassVar[dict[str, str]] = {}
+    audio_codec: ClassVar[str]
+    audio_copy: ClassVar[bool] = False
+
+    def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
+        self.source = source
+        self.outputs = [folder / f"{stem}{self.suffix}"]
+        self._partial = partial_path(self.outputs[0])
+        self._audio: AudioTrack | None = None
+        with self._failing_cleanly():
+            self._container = av.open(str(self._partial), "w", format=self.container_format)
+            self._video = self._add_video_stream(settings.threads)
+            if source.has_audio:
+                self._audio = AudioTrack(source, self._container, self.audio_codec, self.audio_copy)
+
+    def _add_video_stream(self, threads: int) -> av.VideoStream:
+        stream = self._container.add_stream(self.codec, rate=self.source.fps, options=self.codec_options)
+        stream.width, stream.height = self.source.width + self.source.width % 2, self.source.height + self.source.height % 2
+        stream.pix_fmt = self.pix_fmt
+        stream.codec_context.time_base = self.source.time_base
+        stream.time_base = self.source.time_base
+        stream.thread_count, stream.thread_type = threads, "AUTO"
+        for tag in COPIED_COLOR_TAGS:
+            if tag in self.source.color:
+                setattr(stream.codec_context, tag, self.source.color[tag])
+        stream.codec_context.color_range = MPEG_RANGE
+        return stream
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """The picture to encode for one frame (``picture_format`` layout, display size)."""
+        raise NotImplementedError
+
+    def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
+        if alpha.shape != batch.rgb.shape[:3]:
+            raise ValueError(f"alpha shape {alpha.shape} does not match frames {batch.rgb.shape[:3]}")
+        with self._failing_cleanly():
+            for rgb, matte, pts, duration in zip(batch.rgb, alpha, batch.pts, batch.durations):
+                frame = av.VideoFrame.from_ndarray(pad_to_even(self.picture(rgb, matte)), format=self.picture_format)
+                frame.colorspace = self._video.codec_context.colorspace
+                frame = frame.reformat(format=self.pix_fmt, dst_color_range=MPEG_RANGE, threads=1)
+                frame.pts, frame.duration = int(pts), int(duration)
+                self._container.mux(self._video.encode(frame))
+            if self._audio is not None:
+                self._audio.mux_until(float((batch.pts[-1] + batch.durations[-1]) * self.source.time_base))
+
+    def close(self) -> None:
+        with self._failing_cleanly():
+            self._container.mux(self._video.encode(None))
+            if self._audio is not None:
+                self._audio.finish()
+            self._container.close()
+            os.replace(self._partial, self.outputs[0])
+
+    def abort(self) -> None:
+        for resource in (self._audio, getattr(self, "_container", None)):
+            if resource is not None:
+                try:
+                    resource.close()
+                except (OSError, av.FFmpegError):
+                    pass  # the file is being thrown away
+        self._partial.unlink(missing_ok=True)
+
+
+class ProResWriter(EncodedVideoWriter):
+    """``<stem>.mov``: ProRes 4444 with the source pictures as colour and the matte as alpha."""
+
+    suffix, container_format = ".mov", "mov"
+    codec, pix_fmt, picture_format = "prores_aw", "yuva444p10le", "rgba"
+    codec_options = {"profile": "4"}  # 4 = ap4h, ProRes 4444
+    audio_codec, audio_copy = "pcm_s16le", True
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return np.dstack((rgb, alpha))
+
+
+class WebmWriter(EncodedVideoWriter):
+    """``<stem>.webm``: VP9 with alpha (stored beside each frame; decode with ``libvpx-vp9``), Opus audio."""
+
+    suffix, container_format = ".webm", "webm"
+    codec, pix_fmt, picture_format = "libvpx-vp9", "yuva420p", "rgba"
+    codec_options = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "24", "b": "0"}
+    audio_codec = "libopus"
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return np.dstack((rgb, alpha))
+
+
+class LumaWriter(EncodedVideoWriter):
+    """``<stem>.luma.mp4``: H.264 whose picture is the matte in grey (white = dancer), AAC audio."""
+
+    suffix, container_format = ".luma.mp4", "mp4"
+    codec, pix_fmt, picture_format = "libx264", "yuv420p", "gray"
+    codec_options = {"preset": "fast", "crf": "16"}
+    audio_codec = "aac"
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return alpha
+
+
+class CompositeWriter(EncodedVideoWriter):
+    """``<stem>.composite.mp4``: H.264 of the dancer over a solid colour or an image, AAC audio."""
+
+    suffix, container_format = ".composite.mp4", "mp4"
+    codec, pix_fmt, picture_format = "libx264", "yuv420p", "rgb24"
+    codec_options = {"preset": "fast", "crf": "18"}
+    audio_codec = "aac"
+
+    def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
+        self._background = background_picture(settings, source.width, source.height).astype(np.float32)
+        super().__init__(source, folder, stem, settings)
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        weight = alpha[..., None].astype(np.float32) / 255
+        return (rgb * weight + self._background * (1 - weight) + 0.5).astype(np.uint8)
+
+
+def background_picture(settings: WriterSettings, width: int, height: int) -> np.ndarray:
+    """The composite background at display size: the image resized to cover, else the colour."""
+    if settings.background is None:
+        return np.broadcast_to(np.array(settings.background_color, np.uint8), (height, width, 3))
+    try:
+        image = read_rgb(settings.background)
+    except ValueError as exc:
+        raise WriteError(str(exc)) from exc
+    scale = max(width / image.shape[1], height / image.shape[0])
+    size = (max(width, round(image.shape[1] * scale)), max(height, round(image.shape[0] * scale)))
+    covered = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    top, left = (covered.shape[0] - height) // 2, (covered.shape[1] - width) // 2
+    return covered[top : top + height, left : left + width]
+
+
+class PngSequenceWriter(PartialOutput):
+    """``<stem>_png/``: RGBA PNG frames ``000000.png``... plus ``timestamps.txt``.
+
+    ``timestamps.txt`` is in mkvmerge's "timestamp format v2" (each frame's time in
+    milliseconds from the first), since an image sequence has no timing of its own. An existing folder of the
+    same name is replaced on ``close()``.
+    """
+
+    def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
+        self.outputs = [folder / f"{stem}_png"]
+        self._partial = partial_path(self.outputs[0])
+        self._times_ms: list[float] = []
+        with self._failing_cleanly():
+            self._partial.mkdir()
+
+    def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
+        with self._failing_cleanly():
+            for rgb, matte, index, time_s in zip(batch.rgb, alpha, batch.index, batch.times_s):
+                bgra = cv2.cvtColor(np.dstack((rgb, matte)), cv2.COLOR_RGBA2BGRA)
+                encoded, data = cv2.imencode(".png", bgra, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+                if not encoded:
+                    raise WriteError(f"{self.outputs[0].name}: PNG encoding failed at frame {index}")
+                (self._partial / f"{index:06d}.png").write_bytes(data.tobytes())
+                self._times_ms.append(time_s * 1000)
+
+    def close(self) -> None:
+        with self._failing_cleanly():
+            lines = ["# timestamp format v2", *(f"{t:.3f}" for t in self._times_ms)]
+            (self._partial / "timestamps.txt").write_text("\n".join(lines) + "\n")
+            if self.outputs[0].exists():
+                shutil.rmtree(self.outputs[0])
+            os.replace(self._partial, self.outputs[0])
+
+    def abort(self) -> None:
+        shutil.rmtree(self._partial, ignore_errors=True)
+
+
+_WRITERS: dict[str, type[EncodedVideoWriter] | type[PngSequenceWriter]] = {
+    "prores": ProResWriter,
+    "webm": WebmWriter,
+    "luma": LumaWriter,
+    "png": PngSequenceWriter,
+    "composite": CompositeWriter,
+}
+FORMATS = tuple(_WRITERS)
+
+
+def open_writer(fmt: str, source: ClipInfo, out_dir: Path, stem: str, settings: WriterSettings) -> MatteWriter:
+    """A writer for ``fmt`` (one of ``FORMATS``) putting its output in ``out_dir/mattes``."""
+    if fmt not in _WRITERS:
+        raise WriteError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    folder = out_dir / "mattes"
+    with reporting_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    return _WRITERS[fmt](source, folder, stem, settings)

@@ -1,0 +1,149 @@
+"""Training data: image/mask pairing, the fixed validation split and augmented samples.
+
+Augmentation targets dance footage: background replacement, scale/crop/rotation,
+mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
+on both 9:16 (portrait) and 16:9 (landscape) canvases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from seg.composite import Person, Placement, paste, placement_matrix, procedural_background, warp
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass(frozen=True)
+class Pair:
+    stem: str
+    image: Path
+    mask: Path
+
+
+def find_pairs(images_dir: Path, masks_dir: Path) -> tuple[list[Pair], list[str]]:
+    """Pair images with masks by file stem; return the pairs and one problem line per unpaired image."""
+    masks = {p.stem: p for p in sorted(masks_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    pairs, problems = [], []
+    for image in sorted(images_dir.iterdir()):
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if image.stem in masks:
+            pairs.append(Pair(image.stem, image, masks[image.stem]))
+        else:
+            problems.append(f"{image.name}: no mask named {image.stem}.*")
+    return pairs, problems
+
+
+def is_validation(stem: str) -> bool:
+    """The fixed split: numeric stems divisible by 10 (the CCP convention), else a stable 10% hash split."""
+    if stem.isdigit():
+        return int(stem) % 10 == 0
+    return zlib.crc32(stem.encode()) % 10 == 0
+
+
+def load_people(pairs: list[Pair]) -> tuple[list[Person], list[str]]:
+    """Load every pair, skipping (and reporting by name) unreadable files and size mismatches."""
+    people, problems = [], []
+    for pair in pairs:
+        try:
+            people.append(Person.load(pair.image, pair.mask))
+        except ValueError as exc:
+            problems.append(str(exc))
+    return people, problems
+
+
+def data_hash(pairs: list[Pair]) -> str:
+    """SHA-256 over the names and bytes of every image and mask, in stem order."""
+    digest = hashlib.sha256()
+    for pair in pairs:
+        for path in (pair.image, pair.mask):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    long_side: int = 256
+    short_side: int = 160  # 9:16 or 16:9 canvases, padded to multiples of 32
+    replace_background: float = 0.6
+    motion_blur: float = 0.3
+    jpeg: float = 0.4
+
+
+def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
+    """(height, width) of a training canvas."""
+    return (settings.long_side, settings.short_side) if portrait else (settings.short_side, settings.long_side)
+
+
+def augmented_sample(
+    person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w)."""
+    h, w = canvas_size(settings, portrait)
+    background = procedural_background(rng, h, w)
+    replace = rng.random() < settings.replace_background
+    source = person.cropped() if replace else person
+    body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
+    where = Placement(
+        center_x=w * rng.uniform(0.2, 0.8),
+        center_y=h * rng.uniform(0.35, 0.75),
+        height=body_height,
+        angle_deg=rng.normal(0, 12),
+        mirror=bool(rng.random() < 0.5),
+    )
+    if replace:
+        image, target = paste(background, source, where)
+    else:
+        coverage = Person(source.rgb, np.ones_like(source.alpha))
+        image, _ = paste(background, coverage, where)
+        target = warp(source.alpha, placement_matrix(source.alpha.shape, where), (w, h))
+    image = photometric(image, rng)
+    if rng.random() < settings.motion_blur:
+        kernel = motion_kernel(rng)
+        image = cv2.filter2D(image, -1, kernel)
+        target = cv2.filter2D(target, -1, kernel)
+    elif rng.random() < 0.3:
+        sigma = rng.uniform(0.3, 1.5)
+        image = cv2.GaussianBlur(image, (0, 0), sigma)
+    image = sensor_noise(image, rng)
+    if rng.random() < settings.jpeg:
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
+        image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    return image, np.clip(target, 0, 1).astype(np.float32)
+
+
+def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Brightness, contrast, saturation, hue and gamma jitter."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-10, 10)) % 180
+    hsv[..., 1] *= rng.uniform(0.6, 1.4)
+    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32) / 255
+    out = out ** rng.uniform(0.7, 1.4)
+    out = (out - 0.5) * rng.uniform(0.7, 1.3) + 0.5 + rng.uniform(-0.15, 0.15)
+    return np.clip(out * 255, 0, 255).astype(np.uint8)
+
+
+def motion_kernel(rng: np.random.Generator) -> np.ndarray:
+    """A normalised line kernel of random length and direction."""
+    length = int(rng.integers(3, 12))
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1
+    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    return kernel / max(kernel.sum(), 1e-6)
+
+
+def sensor_noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of random strength (phone sensors in dim rooms)."""
+    sigma = rng.uniform(0, 8)
+    if sigma < 1:
+        return image
+    return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)

@@ -1,0 +1,45 @@
+"""Mask agreement metrics: IoU, Dice and boundary F-score, on boolean masks of any size."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of two boolean masks; 1.0 when both are empty."""
+    union = np.logical_or(pred, truth).sum()
+    return 1.0 if union == 0 else float(np.logical_and(pred, truth).sum() / union)
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice coefficient (2|A∩B| / (|A|+|B|)); 1.0 when both are empty."""
+    total = pred.sum() + truth.sum()
+    return 1.0 if total == 0 else float(2 * np.logical_and(pred, truth).sum() / total)
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """One-pixel inner boundary of a boolean mask."""
+    m = mask.astype(np.uint8)
+    return (m - cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)).astype(bool)
+
+
+def boundary_tolerance(shape: tuple[int, ...], fraction: float = 0.008) -> int:
+    """Band half-width in pixels: a fixed fraction of the image diagonal (at least 1 px), as in DAVIS."""
+    return max(1, round(fraction * float(np.hypot(*shape[:2]))))
+
+
+def boundary_f(pred: np.ndarray, truth: np.ndarray, tolerance: int | None = None) -> float:
+    """Boundary F-measure: precision/recall of boundary pixels matched within a ``tolerance`` px band."""
+    tol = boundary_tolerance(truth.shape) if tolerance is None else tolerance
+    pb, tb = boundary(pred), boundary(truth)
+    if pb.sum() == 0 and tb.sum() == 0:
+        return 1.0
+    if pb.sum() == 0 or tb.sum() == 0:
+        return 0.0
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+    tb_band = cv2.dilate(tb.astype(np.uint8), kernel).astype(bool)
+    pb_band = cv2.dilate(pb.astype(np.uint8), kernel).astype(bool)
+    precision = np.logical_and(pb, tb_band).sum() / pb.sum()
+    recall = np.logical_and(tb, pb_band).sum() / tb.sum()
+    return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))

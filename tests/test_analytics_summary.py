@@ -1,0 +1,32 @@
+"""Per-clip summary of the per-frame statistics."""
+
+import numpy as np
+import pytest
+
+from analytics import FrameStatistics, summarise
+from analytics.summary import INTENSITY_SCALES, SUMMARY_COLUMNS
+
+
+def test_summary_of_a_moving_square_with_a_gap():
+    mattes = np.zeros((6, 100, 100), np.float32)
+    for i in range(6):
+        mattes[i, 40:60, 10 * i : 10 * i + 20] = 1.0
+    mattes[3] = 0.0
+    summary = summarise(FrameStatistics("clip").update(mattes, np.arange(6) / 10.0, np.arange(6)))
+    assert list(summary) == [c.name for c in SUMMARY_COLUMNS]
+    assert summary["presence_ratio"] == pytest.approx(5 / 6)
+    assert summary["body_area_p10"] == summary["body_area_p90"] == pytest.approx(0.04)
+    assert summary["centroid_speed_mean"] == pytest.approx(5.0)
+    assert summary["motion_energy_mean"] == pytest.approx(1.0)
+    expected = np.mean([1.0 / INTENSITY_SCALES.motion_energy, 5.0 / INTENSITY_SCALES.centroid_speed,
+                        np.median([0.5, 1.0, 2.0]) / INTENSITY_SCALES.quantity_of_motion])
+    assert summary["movement_intensity"] == pytest.approx(expected)
+    assert summary["n_regions_max"] == 1
+    assert all(isinstance(value, (int, float)) for value in summary.values())
+
+
+def test_summary_of_an_empty_clip_is_nan_not_an_error():
+    frames = FrameStatistics("clip").update(np.zeros((0, 8, 8), np.float32), np.zeros(0), np.zeros(0, np.int64))
+    summary = summarise(frames)
+    assert summary["n_regions_max"] == 0
+    assert np.isnan(summary["presence_ratio"]) and np.isnan(summary["movement_intensity"])

@@ -1,0 +1,43 @@
+"""The metrics themselves, on hand-made arrays with answers known by construction."""
+
+import numpy as np
+import pytest
+
+from seg.metrics import boundary, boundary_f, dice, iou
+
+
+def rect(h, w, y0, y1, x0, x1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_iou_and_dice_of_overlapping_rectangles():
+    a = rect(10, 10, 0, 10, 0, 5)  # 50 px
+    b = rect(10, 10, 0, 10, 3, 8)  # 50 px, overlap 20 px
+    assert iou(a, b) == pytest.approx(20 / 80)
+    assert dice(a, b) == pytest.approx(40 / 100)
+
+
+def test_perfect_and_empty_cases():
+    a = rect(8, 8, 2, 6, 2, 6)
+    assert iou(a, a) == 1.0 and dice(a, a) == 1.0 and boundary_f(a, a) == 1.0
+    empty = np.zeros((8, 8), bool)
+    assert iou(empty, empty) == 1.0 and dice(empty, empty) == 1.0
+    assert iou(a, empty) == 0.0 and boundary_f(a, empty) == 0.0
+
+
+def test_boundary_is_one_pixel_ring():
+    a = rect(10, 10, 2, 8, 2, 8)
+    assert boundary(a).sum() == 6 * 4 - 4
+
+
+def test_boundary_f_tolerates_shift_within_band_only():
+    truth = rect(100, 100, 20, 80, 20, 80)
+    shifted_1 = rect(100, 100, 21, 81, 21, 81)
+    shifted_10 = rect(100, 100, 30, 90, 30, 90)
+    assert boundary_f(shifted_1, truth, tolerance=2) == 1.0
+    assert boundary_f(shifted_10, truth, tolerance=2) < 0.3
+    # a prediction with an extra blob loses precision but keeps recall
+    blob = truth | rect(100, 100, 0, 5, 0, 5)
+    assert 0.8 < boundary_f(blob, truth, tolerance=1) < 1.0

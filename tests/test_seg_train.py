@@ -1,0 +1,86 @@
+"""Training a few steps, then loading the result through ``eval`` and ``Segmenter``."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pipelines.cli import main
+from seg.data import find_pairs, is_validation
+from seg.models import load_model
+from seg.segmenter import Segmenter, SegmenterSettings
+from seg.train import TrainSettings, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, people_dirs):
+    images, masks = people_dirs
+    out = tmp_path_factory.mktemp("model")
+    settings = TrainSettings(images=images, masks=masks, out=out, epochs=3, batch_size=4, max_steps_per_epoch=3, long_side=128, lr=2e-3, device="cpu")
+    record = train(settings, log=lambda _: None)
+    return settings, record
+
+
+def test_training_decreases_loss_and_writes_a_loadable_model(trained):
+    settings, record = trained
+    losses = [e["train_loss"] for e in record["history"]]
+    assert len(losses) == 3
+    assert losses[-1] < losses[0]
+    for name in ("config.json", "model.safetensors", "README.md", "training.json", "checkpoint.pt"):
+        assert (settings.out / name).is_file()
+    assert record["data_hash"] and record["val_images"] == 2
+    assert "IoU" in (settings.out / "README.md").read_text()
+    model = load_model(settings.out)
+    assert sum(p.numel() for p in model.parameters()) > 1_000_000
+
+
+def test_segmenter_loads_trained_model_and_keeps_frame_size(trained):
+    settings, _ = trained
+    segmenter = Segmenter(SegmenterSettings(model=str(settings.out), device="cpu"))
+    assert segmenter.long_side == 128
+    frames = np.random.default_rng(0).integers(0, 255, (3, 90, 50, 3), dtype=np.uint8)
+    mattes = segmenter(frames)
+    assert mattes.shape == (3, 90, 50) and mattes.dtype == np.float32
+    assert 0 <= mattes.min() and mattes.max() <= 1
+
+
+def test_eval_cli_prints_json_with_iou_and_dice(trained, people_dirs, capsys):
+    settings, _ = trained
+    images, masks = people_dirs
+    assert main(["eval", "--images", str(images), "--masks", str(masks), "--model", str(settings.out), "--json", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert 0 <= result["iou"] <= 1 and 0 <= result["dice"] <= 1 and result["images"] == 9
+
+
+def test_resume_continues_from_checkpoint(trained, tmp_path):
+    settings, record = trained
+    out = tmp_path / "resumed"
+    shutil.copytree(settings.out, out)
+    more = TrainSettings(**{**settings.__dict__, "out": out, "epochs": 4, "resume": True})
+    resumed = train(more, log=lambda _: None)
+    assert [e["epoch"] for e in resumed["history"]] == [1, 2, 3, 4]
+    assert resumed["history"][:3] == record["history"]
+
+
+def test_bad_pairs_are_reported_and_skipped(tmp_path, people_dirs):
+    images, masks = people_dirs
+    (tmp_path / "i").mkdir(), (tmp_path / "m").mkdir()
+    for p in sorted(images.glob("*.jpg"))[:5]:
+        shutil.copy(p, tmp_path / "i" / p.name)
+        shutil.copy(masks / f"{p.stem}.png", tmp_path / "m" / f"{p.stem}.png")
+    (tmp_path / "i" / "0100.jpg").write_bytes(b"not a jpeg")  # unreadable, validation stem
+    (tmp_path / "m" / "0100.png").write_bytes(b"not a png")
+    shutil.copy(images / "0001.jpg", tmp_path / "i" / "0999.jpg")  # no mask
+    logged = []
+    record = train(TrainSettings(images=tmp_path / "i", masks=tmp_path / "m", out=tmp_path / "o", epochs=1, batch_size=2,
+                                 max_steps_per_epoch=1, long_side=96, device="cpu"), log=logged.append)
+    text = "\n".join(logged)
+    assert "0999.jpg: no mask" in text and "0100" in text
+    assert record["train_images"] == 5
+
+
+def test_fixed_split_is_numeric_stem_divisible_by_ten(people_dirs):
+    pairs, _ = find_pairs(*people_dirs)
+    assert sorted(p.stem for p in pairs if is_validation(p.stem)) == ["0010", "0020"]
