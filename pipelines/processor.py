@@ -62,7 +62,7 @@ class ClipProcessor:
         started = time.monotonic()
         with ClipReader(path, batch_size=self.settings.batch_size) as reader:
             info = reader.info
-            writers = [open_writer(fmt, info, out_dir, clip_id, self.settings.writer) for fmt in self.settings.formats]
+            writers: list[MatteWriter] = []
             stats = FrameStatistics(clip_id)
             tables: list[pd.DataFrame] = []
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
@@ -83,6 +83,8 @@ class ClipProcessor:
                 bar.update(len(item.frames.index))
 
             try:
+                for fmt in self.settings.formats:
+                    writers.append(open_writer(fmt, info, out_dir, clip_id, self.settings.writer))
                 run_pipeline(reader, [segment, refine, write], depth=self.settings.queue_depth)
                 for writer in writers:
                     writer.close()

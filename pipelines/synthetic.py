@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.codec.context import Flags
 
 from seg.composite import Person, Placement, paste, procedural_background
 
@@ -36,7 +37,8 @@ class SyntheticClipSpec:
 
     ``rotation`` is the clockwise turn players apply (display-matrix metadata); the stored
     pictures are the display pictures turned back. ``vfr`` draws each frame's duration
-    from 0.5..1.5 nominal frames. The container comes from the file suffix.
+    from 0.5..1.5 nominal frames. The container comes from the file suffix and must take
+    the codec and AAC audio (.mp4, .mov, .mkv).
     """
 
     width: int = 180
@@ -92,15 +94,15 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec) -> 
     mattes = np.zeros((spec.frames, spec.height, spec.width), np.float32)
 
     with av.open(str(path), "w") as container:
-        video = container.add_stream(spec.codec, rate=spec.fps)
+        options = {"preset": "veryfast", "crf": "16"} if spec.codec == "libx264" else {}
+        video = container.add_stream(spec.codec, rate=spec.fps, options=options)
         video.width, video.height = (spec.height, spec.width) if quarter_turns % 2 else (spec.width, spec.height)
         video.pix_fmt = spec.pix_fmt
         video.codec_context.time_base = time_base
-        if spec.codec == "libx264":
-            video.options = {"preset": "veryfast", "crf": "16"}
+        video.codec_context.flags |= Flags.frame_duration  # keep the exact (VFR) frame durations
         if quarter_turns:
             video.set_display_rotation(-spec.rotation)  # PyAV takes counter-clockwise degrees
-        audio = _sine_tone(container, end_s) if spec.audio else None
+        audio = _SineTone(container.add_stream("aac", rate=AUDIO_RATE, layout="mono"), end_s) if spec.audio else None
         for i, tick in enumerate(pts):
             t = float(tick * time_base)
             progress = i / max(spec.frames - 1, 1)
@@ -151,8 +153,3 @@ class _SineTone:
             frame.sample_rate, frame.pts = AUDIO_RATE, self.next_sample
             self.next_sample += count
             yield from self.stream.encode(frame)
-
-
-def _sine_tone(container: av.container.OutputContainer, end_s: float) -> _SineTone:
-    stream = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-    return _SineTone(stream, end_s)

@@ -53,8 +53,8 @@ class FrameBatch:
     """Consecutive upright frames: ``rgb`` (N, H, W, 3) uint8 with their timing.
 
     ``pts`` are source timestamps and ``durations`` display durations (gap to the next
-    frame), both int64 in ``ClipInfo.time_base``; ``times_s`` seconds since the first frame; ``index``
-    0-based frame numbers.
+    frame), both int64 in ``ClipInfo.time_base``; ``times_s`` are seconds since the first
+    frame and ``index`` 0-based frame numbers.
     """
 
     rgb: np.ndarray
@@ -72,15 +72,14 @@ def probe(path: Path) -> ClipInfo:
         fps = stream.average_rate or stream.guessed_rate
         if not fps:
             raise VideoReadError(f"{path.name}: unknown frame rate")
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if rotation % 180:
-            width, height = height, width
+        context = stream.codec_context
+        width, height = (context.height, context.width) if rotation % 180 else (context.width, context.height)
         if stream.duration is not None:
             duration_s = float(stream.duration * stream.time_base)
         else:
             duration_s = (container.duration or 0) / av.time_base
-        context = stream.codec_context
-        color = {key: value for key, unknown in _UNSPECIFIED_COLOR.items() if (value := getattr(context, key)) != unknown}
+        tags = {key: getattr(context, key) for key in _UNSPECIFIED_COLOR}
+        color = {key: value for key, value in tags.items() if value != _UNSPECIFIED_COLOR[key]}
         if color.get("colorspace") == _RGB_COLORSPACE:
             del color["colorspace"]
         return ClipInfo(
@@ -114,7 +113,9 @@ class ClipReader:
     def __enter__(self) -> ClipReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -141,10 +142,14 @@ class ClipReader:
     def _timed_frames(self) -> Iterator[tuple[int, int, av.VideoFrame]]:
         """Decoded frames with pts and display duration (the gap to the next frame's pts).
 
-        The last frame keeps its packet duration, else one nominal frame; a frame without
-        pts is placed one nominal frame after the previous one.
+        The last frame lasts until the stream's end where the container records it (packet
+        durations follow decode order, so with B-frames they are not display durations),
+        else its packet duration, else one nominal frame. A frame without pts is placed one
+        nominal frame after the previous one.
         """
         frame_ticks = round(1 / (self.info.fps * self.info.time_base))
+        stream = self._stream
+        end = stream.start_time + stream.duration if stream.duration and stream.start_time is not None else None
         held: tuple[int, av.VideoFrame] | None = None
         for frame in self._decoded_frames():
             pts = frame.pts if frame.pts is not None else (held[0] if held else -frame_ticks) + frame_ticks
@@ -152,7 +157,8 @@ class ClipReader:
                 yield held[0], pts - held[0], held[1]
             held = pts, frame
         if held is not None:
-            yield held[0], held[1].duration or frame_ticks, held[1]
+            pts, frame = held
+            yield pts, end - pts if end is not None and end > pts else frame.duration or frame_ticks, frame
 
     def _decoded_frames(self) -> Iterator[av.VideoFrame]:
         """Frames in display order; packets the decoder rejects are counted and skipped."""
@@ -175,6 +181,36 @@ class ClipReader:
         times_s = (pts - first_pts).astype(np.float64) * float(self.info.time_base)
         index = np.arange(first_index, first_index + len(pts), dtype=np.int64)
         return FrameBatch(rgb=rgb, pts=pts, times_s=times_s, index=index, durations=durations)
+
+
+def read_alpha(path: Path) -> np.ndarray:
+    """The alpha plane of every frame (N, H, W) uint8, as stored (no rotation, no cropping).
+
+    VP9 is decoded with ``libvpx-vp9``: FFmpeg's native VP9 decoder ignores the alpha that
+    WebM keeps beside each frame. The plane is read directly, not through swscale, whose
+    yuva420p -> RGBA conversion corrupts alpha at some widths (e.g. 100, 180).
+    """
+    try:
+        with _open(path) as container:
+            stream = _video_stream(container, path)
+            decoder = stream.codec_context
+            if decoder.name == "vp9":
+                decoder = av.CodecContext.create("libvpx-vp9", "r")
+            return np.stack(
+                [
+                    _alpha_plane(frame, path)
+                    for packet in container.demux(stream)
+                    for frame in decoder.decode(packet if packet.size else None)
+                ]
+            )
+    except av.FFmpegError as exc:
+        raise VideoReadError(f"{path.name}: {error_reason(exc)}") from exc
+
+
+def error_reason(exc: Exception) -> str:
+    """A short lower-case reason from an OS or FFmpeg error (for one-line messages)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return reason[:1].lower() + reason[1:]
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -217,25 +253,12 @@ def _rotation(container: av.container.InputContainer, stream: av.VideoStream, pa
     return round(degrees / 90) % 4 * 90
 
 
-def error_reason(exc: Exception) -> str:
-    """A short lower-case reason from an OS or FFmpeg error (for one-line messages)."""
-    reason = getattr(exc, "strerror", None) or str(exc)
-    return reason[:1].lower() + reason[1:]
-
-
-def read_alpha(path: Path) -> np.ndarray:
-    """The alpha plane of every frame (N, H, W) uint8, as stored (no rotation).
-
-    VP9 is decoded with ``libvpx-vp9``: FFmpeg's native VP9 decoder ignores the alpha
-    that WebM keeps beside each frame. ``VideoReadError`` when the video has no alpha.
-    """
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        decoder = av.CodecContext.create("libvpx-vp9", "r") if stream.codec_context.name == "vp9" else stream.codec_context
-        alphas = []
-        for packet in container.demux(stream):
-            for frame in decoder.decode(packet if packet.size else None):
-                if not any(component.is_alpha for component in frame.format.components):
-                    raise VideoReadError(f"{path.name}: no alpha channel ({frame.format.name})")
-                alphas.append(frame.to_ndarray(format="rgba")[..., 3])
-    return np.stack(alphas)
+def _alpha_plane(frame: av.VideoFrame, path: Path) -> np.ndarray:
+    """A planar frame's alpha scaled to 0..255; ``VideoReadError`` when it has none."""
+    alpha = next((c for c in frame.format.components if c.is_alpha), None)
+    if alpha is None or not frame.format.is_planar:
+        raise VideoReadError(f"{path.name}: no alpha plane ({frame.format.name})")
+    plane = frame.planes[alpha.plane]
+    dtype = np.dtype("<u2" if alpha.bits > 8 else "u1")
+    values = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)[:, : plane.width]
+    return (values * (255 / (2**alpha.bits - 1)) + 0.5).astype(np.uint8)

@@ -9,8 +9,8 @@ colour primaries, transfer and matrix tags and use video (limited) range, conver
 through swscale with the same matrix so colours round-trip.
 
 Audio is muxed in step with the video (after each batch, up to its end time) so files
-stay interleaved: ProRes stream-copies the source audio (PCM when MOV cannot hold its
-codec), the other formats transcode it (Opus for WebM, AAC for MP4).
+stay interleaved: ProRes stream-copies the source audio (AAC, ALAC, MP3, PCM; anything
+else becomes 16-bit PCM), the other formats transcode it (Opus for WebM, AAC for MP4).
 
 Files are written under a hidden temporary name in the destination folder and renamed
 into place by ``close()``; ``abort()`` removes them, so final names never hold partial
@@ -31,6 +31,7 @@ from typing import ClassVar, Protocol
 import av
 import cv2
 import numpy as np
+from av.codec.context import Flags
 
 from pipelines.video_io import ClipInfo, FrameBatch, error_reason
 from seg.composite import read_rgb
@@ -82,6 +83,12 @@ def reporting_errors(path: Path) -> Iterator[None]:
         raise WriteError(f"{path.name}: {error_reason(exc)}") from exc
 
 
+def require_matching(batch: FrameBatch, alpha: np.ndarray) -> None:
+    """``ValueError`` (a caller bug) unless ``alpha`` is one matte per frame at frame size."""
+    if alpha.shape != batch.rgb.shape[:3]:
+        raise ValueError(f"alpha shape {alpha.shape} does not match frames {batch.rgb.shape[:3]}")
+
+
 def pad_to_even(picture: np.ndarray) -> np.ndarray:
     """Repeat the last row/column so height and width are even."""
     height, width = picture.shape[:2]
@@ -111,15 +118,20 @@ class PartialOutput:
 
 
 class AudioTrack:
-    """The source's first audio stream, copied or transcoded into ``output`` in step with the video."""
+    """The source's first audio stream in ``output``, muxed in step with the video.
 
-    def __init__(self, source: ClipInfo, output: av.container.OutputContainer, codec: str, copy: bool) -> None:
+    Stream-copied when its codec is in ``copyable``, else transcoded to ``codec``.
+    """
+
+    def __init__(
+        self, source: ClipInfo, output: av.container.OutputContainer, codec: str, copyable: frozenset[str]
+    ) -> None:
         self._input = av.open(str(source.path))
         in_stream = self._input.streams.audio[0]
         self._packets = self._input.demux(in_stream)
         self._pending: av.Packet | None = None
         self._output = output
-        self._copy = copy and in_stream.codec_context.name in output.supported_codecs
+        self._copy = in_stream.codec_context.name in copyable
         if self._copy:
             self.stream = output.add_stream_from_template(in_stream)
             return
@@ -157,7 +169,6 @@ class AudioTrack:
         self.mux_until(math.inf)
         if not self._copy:
             self._output.mux(self.stream.encode(None))
-        self._input.close()
 
     def close(self) -> None:
         self._input.close()
@@ -173,7 +184,7 @@ class EncodedVideoWriter(PartialOutput):
     picture_format: ClassVar[str]  # PyAV name of the array ``picture`` returns
     codec_options: ClassVar[dict[str, str]] = {}
     audio_codec: ClassVar[str]
-    audio_copy: ClassVar[bool] = False
+    audio_copyable: ClassVar[frozenset[str]] = frozenset()  # source codecs to stream-copy
 
     def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
         self.source = source
@@ -184,15 +195,17 @@ class EncodedVideoWriter(PartialOutput):
             self._container = av.open(str(self._partial), "w", format=self.container_format)
             self._video = self._add_video_stream(settings.threads)
             if source.has_audio:
-                self._audio = AudioTrack(source, self._container, self.audio_codec, self.audio_copy)
+                self._audio = AudioTrack(source, self._container, self.audio_codec, self.audio_copyable)
 
     def _add_video_stream(self, threads: int) -> av.VideoStream:
         stream = self._container.add_stream(self.codec, rate=self.source.fps, options=self.codec_options)
-        stream.width, stream.height = self.source.width + self.source.width % 2, self.source.height + self.source.height % 2
+        stream.width = self.source.width + self.source.width % 2
+        stream.height = self.source.height + self.source.height % 2
         stream.pix_fmt = self.pix_fmt
         stream.codec_context.time_base = self.source.time_base
         stream.time_base = self.source.time_base
         stream.thread_count, stream.thread_type = threads, "AUTO"
+        stream.codec_context.flags |= Flags.frame_duration  # else encoders drop frame.duration
         for tag in COPIED_COLOR_TAGS:
             if tag in self.source.color:
                 setattr(stream.codec_context, tag, self.source.color[tag])
@@ -204,12 +217,12 @@ class EncodedVideoWriter(PartialOutput):
         raise NotImplementedError
 
     def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
-        if alpha.shape != batch.rgb.shape[:3]:
-            raise ValueError(f"alpha shape {alpha.shape} does not match frames {batch.rgb.shape[:3]}")
+        require_matching(batch, alpha)
         with self._failing_cleanly():
             for rgb, matte, pts, duration in zip(batch.rgb, alpha, batch.pts, batch.durations):
                 frame = av.VideoFrame.from_ndarray(pad_to_even(self.picture(rgb, matte)), format=self.picture_format)
                 frame.colorspace = self._video.codec_context.colorspace
+                # Single-threaded: threaded swscale writes stray alpha rows into yuva444p10le.
                 frame = frame.reformat(format=self.pix_fmt, dst_color_range=MPEG_RANGE, threads=1)
                 frame.pts, frame.duration = int(pts), int(duration)
                 self._container.mux(self._video.encode(frame))
@@ -221,6 +234,7 @@ class EncodedVideoWriter(PartialOutput):
             self._container.mux(self._video.encode(None))
             if self._audio is not None:
                 self._audio.finish()
+                self._audio.close()
             self._container.close()
             os.replace(self._partial, self.outputs[0])
 
@@ -234,28 +248,33 @@ class EncodedVideoWriter(PartialOutput):
         self._partial.unlink(missing_ok=True)
 
 
-class ProResWriter(EncodedVideoWriter):
-    """``<stem>.mov``: ProRes 4444 with the source pictures as colour and the matte as alpha."""
+class AlphaVideoWriter(EncodedVideoWriter):
+    """A video whose colour is the source picture and whose alpha is the matte."""
+
+    picture_format = "rgba"
+
+    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return np.dstack((rgb, alpha))
+
+
+class ProResWriter(AlphaVideoWriter):
+    """``<stem>.mov``: ProRes 4444 (10-bit 4:4:4 plus alpha), source audio stream-copied."""
 
     suffix, container_format = ".mov", "mov"
-    codec, pix_fmt, picture_format = "prores_aw", "yuva444p10le", "rgba"
+    codec, pix_fmt = "prores_aw", "yuva444p10le"
     codec_options = {"profile": "4"}  # 4 = ap4h, ProRes 4444
-    audio_codec, audio_copy = "pcm_s16le", True
+    audio_codec = "pcm_s16le"
+    # What MOV and the editors take as is; anything else (e.g. Opus, which FFmpeg's MOV muxer refuses) becomes PCM.
+    audio_copyable = frozenset({"aac", "alac", "mp3", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be"})
 
-    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        return np.dstack((rgb, alpha))
 
-
-class WebmWriter(EncodedVideoWriter):
-    """``<stem>.webm``: VP9 with alpha (stored beside each frame; decode with ``libvpx-vp9``), Opus audio."""
+class WebmWriter(AlphaVideoWriter):
+    """``<stem>.webm``: VP9 with alpha (kept beside each frame; decode with ``libvpx-vp9``), Opus audio."""
 
     suffix, container_format = ".webm", "webm"
-    codec, pix_fmt, picture_format = "libvpx-vp9", "yuva420p", "rgba"
+    codec, pix_fmt = "libvpx-vp9", "yuva420p"
     codec_options = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "24", "b": "0"}
     audio_codec = "libopus"
-
-    def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        return np.dstack((rgb, alpha))
 
 
 class LumaWriter(EncodedVideoWriter):
@@ -306,8 +325,8 @@ class PngSequenceWriter(PartialOutput):
     """``<stem>_png/``: RGBA PNG frames ``000000.png``... plus ``timestamps.txt``.
 
     ``timestamps.txt`` is in mkvmerge's "timestamp format v2" (each frame's time in
-    milliseconds from the first), since an image sequence has no timing of its own. An existing folder of the
-    same name is replaced on ``close()``.
+    milliseconds from the first), since an image sequence has no timing of its own. An
+    existing folder of the same name is replaced on ``close()``.
     """
 
     def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
@@ -318,6 +337,7 @@ class PngSequenceWriter(PartialOutput):
             self._partial.mkdir()
 
     def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
+        require_matching(batch, alpha)
         with self._failing_cleanly():
             for rgb, matte, index, time_s in zip(batch.rgb, alpha, batch.index, batch.times_s):
                 bgra = cv2.cvtColor(np.dstack((rgb, matte)), cv2.COLOR_RGBA2BGRA)

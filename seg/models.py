@@ -28,7 +28,7 @@ class ModelNotFoundError(Exception):
 
 def shipped_models() -> list[str]:
     """Names of the model folders that ship inside the package."""
-    return sorted(p.name for p in WEIGHTS_DIR.glob("*/config.json") for p in [p.parent])
+    return sorted(p.parent.name for p in WEIGHTS_DIR.glob("*/config.json"))
 
 
 def create_model(

@@ -1,0 +1,139 @@
+"""Probing and decoding source clips: timing, rotation, and damaged or non-video files."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from pipelines.synthetic import TICKS_PER_FRAME, SyntheticClipSpec, frame_pts, make_clip, procedural_person
+from pipelines.video_io import ClipReader, VideoReadError, probe
+
+SMALL = SyntheticClipSpec(width=64, height=112, frames=12, fps=12)
+
+
+def read_all(path: Path, batch_size: int = 5) -> tuple[list, ClipReader]:
+    with ClipReader(path, batch_size=batch_size) as reader:
+        return list(reader), reader
+
+
+def synthetic(tmp_path: Path, name: str, spec: SyntheticClipSpec) -> tuple[Path, np.ndarray]:
+    path = tmp_path / name
+    return path, make_clip(path, [procedural_person(seed=spec.seed)], spec)
+
+
+def test_probe_describes_the_clip(tmp_path: Path) -> None:
+    path, _ = synthetic(tmp_path, "clip.mp4", SMALL)
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (64, 112, 0)
+    assert info.fps == 12 and info.frames == 12 and info.has_audio
+    assert info.duration_s == pytest.approx(1.0)
+    assert info.time_base == Fraction(1, 12 * TICKS_PER_FRAME)
+
+
+def test_reader_yields_ordered_batches(tmp_path: Path) -> None:
+    path, mattes = synthetic(tmp_path, "clip.mp4", SMALL)
+    batches, _ = read_all(path)
+    assert [len(b.index) for b in batches] == [5, 5, 2]
+    assert all(b.rgb.shape[1:] == (112, 64, 3) and b.rgb.dtype == np.uint8 for b in batches)
+    assert np.concatenate([b.index for b in batches]).tolist() == list(range(12))
+    np.testing.assert_allclose(np.concatenate([b.times_s for b in batches]), np.arange(12) / 12)
+    assert set(np.concatenate([b.durations for b in batches]).tolist()) == {TICKS_PER_FRAME}
+    assert mattes.shape == (12, 112, 64)
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    spec = SyntheticClipSpec(width=64, height=112, frames=12, fps=12, vfr=True, audio=False, seed=3)
+    path, _ = synthetic(tmp_path, "vfr.mp4", spec)
+    batches, _ = read_all(path)
+    expected = frame_pts(spec)
+    assert len(set(np.diff(expected).tolist())) > 1
+    np.testing.assert_array_equal(np.concatenate([b.pts for b in batches]), expected)
+    np.testing.assert_allclose(np.concatenate([b.times_s for b in batches]), expected / (12 * TICKS_PER_FRAME))
+    np.testing.assert_array_equal(np.concatenate([b.durations for b in batches])[:-1], np.diff(expected))
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_clip_comes_out_upright(tmp_path: Path, rotation: int) -> None:
+    upright_path, upright_mattes = synthetic(tmp_path, "upright.mp4", SMALL)
+    rotated_path, rotated_mattes = synthetic(tmp_path, "rotated.mp4", dataclasses.replace(SMALL, rotation=rotation))
+    with av.open(str(rotated_path)) as container:
+        stored = container.streams.video[0]
+        assert (stored.width, stored.height) == ((112, 64) if rotation % 180 else (64, 112))
+    info = probe(rotated_path)
+    assert (info.rotation, info.width, info.height) == (rotation, 64, 112)
+    np.testing.assert_array_equal(rotated_mattes, upright_mattes)
+    upright = np.concatenate([b.rgb for b in read_all(upright_path)[0]]).astype(int)
+    rotated = np.concatenate([b.rgb for b in read_all(rotated_path)[0]]).astype(int)
+    same = np.abs(rotated - upright).mean()  # compression noise only
+    turned = np.abs(rotated - upright[:, ::-1, ::-1]).mean()  # had it come out upside down
+    assert same < 6 and turned > 4 * same, (same, turned)
+
+
+def write_text_as_mp4(path: Path) -> None:
+    path.write_text("not a video\n" * 50)
+
+
+def write_audio_only(path: Path) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48_000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48_000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("empty.mp4", lambda p: p.touch(), "zero-byte file"),
+        ("notes.mp4", write_text_as_mp4, "not a video file"),
+        ("missing.mp4", lambda p: None, "no such file or directory"),
+        ("tone.m4a", write_audio_only, "no video stream"),
+    ],
+)
+def test_unreadable_files_fail_with_one_line_naming_the_file(tmp_path: Path, name: str, make, reason: str) -> None:
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(VideoReadError) as raised:
+        ClipReader(path)
+    assert str(raised.value) == f"{name}: {reason}"
+
+
+def garble_packets(source: Path, target: Path, garble: set[int] | None) -> None:
+    """Copy ``source``'s video with the payload of packets ``garble`` (all when None) replaced by noise."""
+    rng = np.random.default_rng(1)
+    with av.open(str(source)) as reader, av.open(str(target), "w") as writer:
+        original = reader.streams.video[0]
+        copy = writer.add_stream_from_template(original)
+        packets = (p for p in reader.demux(original) if p.dts is not None)
+        for number, packet in enumerate(packets):
+            if garble is None or number in garble:
+                noise = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
+                noise.pts, noise.dts, noise.time_base = packet.pts, packet.dts, packet.time_base
+                noise.is_keyframe = packet.is_keyframe
+                packet = noise
+            packet.stream = copy
+            writer.mux(packet)
+
+
+def test_corrupt_packets_mid_stream_are_skipped(tmp_path: Path) -> None:
+    spec = SyntheticClipSpec(width=64, height=112, frames=24, fps=12, audio=False)
+    path, _ = synthetic(tmp_path, "clip.mp4", spec)
+    garble_packets(path, tmp_path / "damaged.mp4", {10, 11})
+    batches, reader = read_all(tmp_path / "damaged.mp4")
+    times = np.concatenate([b.times_s for b in batches])
+    assert reader.skipped_packets >= 1
+    assert len(times) + reader.skipped_packets == 24
+    assert times[-1] == pytest.approx(23 / 12)  # decoding carried on to the end
+
+
+def test_clip_without_a_decodable_frame_fails(tmp_path: Path) -> None:
+    path, _ = synthetic(tmp_path, "clip.mp4", SMALL)
+    garble_packets(path, tmp_path / "noise.mp4", None)
+    with pytest.raises(VideoReadError, match=r"^noise\.mp4: no decodable video frame$"):
+        read_all(tmp_path / "noise.mp4")
