@@ -184,7 +184,9 @@ def beat_alignment(
     return max(0.0, (hits - chance) / (1 - chance))
 
 
-def clip_beat_alignment(source_path: Path, frame_df: pd.DataFrame, settings: BeatSettings = BEAT_SETTINGS) -> float | None:
+def clip_beat_alignment(
+    source_path: Path, frame_df: pd.DataFrame, settings: BeatSettings = BEAT_SETTINGS
+) -> float | None:
     """``beat_alignment`` of a clip's audio (``source_path``) and its per-frame table; None without audio,
     NaN when either gives fewer than ``min_beats`` beats (e.g. audio without a clear pulse)."""
     envelope = audio_onset_envelope(source_path)

@@ -57,22 +57,25 @@ def time_series_plot(frame_df: pd.DataFrame, style: FigureStyle = STYLE) -> str:
     time_s = frame_df["time_s"]
     area.plot(time_s, frame_df["body_area_frac"], color="tab:purple")
     area.set_ylabel("body area\n(frame fraction)")
-    motion.plot(time_s, frame_df["motion_energy"], color="tab:orange", label="motion_energy")
+    motion.plot(time_s, frame_df["motion_energy"], color="tab:orange")
     motion.set_ylabel("motion energy", color="tab:orange")
     speed = motion.twinx()
-    speed.plot(time_s, frame_df["centroid_speed"], color="tab:blue", label="centroid_speed")
+    speed.plot(time_s, frame_df["centroid_speed"], color="tab:blue")
     speed.set_ylabel("centroid speed\n(body heights/s)", color="tab:blue")
     motion.set_xlabel("time (s)")
     return _png(figure)
 
 
-def scatter_plots(features: pd.DataFrame, metric: pd.Series, correlations: list[Correlation], style: FigureStyle = STYLE) -> str:
+def scatter_plots(
+    features: pd.DataFrame, metric: pd.Series, correlations: list[Correlation], style: FigureStyle = STYLE
+) -> str:
     """PNG data URI: for each of ``correlations`` (at least one) of this ``metric`` (values per clip, same
     index as ``features``), a scatter of the feature (x) against the metric (y), titled with rho and n."""
     columns = min(len(correlations), 3)
     rows = -(-len(correlations) // columns)
-    figure = Figure(figsize=(3.2 * columns, 2.8 * rows), dpi=style.dpi)
-    figure.subplots_adjust(left=0.7 / (3.2 * columns), right=0.98, bottom=0.6 / (2.8 * rows), top=0.93, wspace=0.45, hspace=0.6)
+    width, height = 3.2 * columns, 2.8 * rows  # inches
+    figure = Figure(figsize=(width, height), dpi=style.dpi)
+    figure.subplots_adjust(left=0.7 / width, right=0.98, bottom=0.6 / height, top=0.93, wspace=0.45, hspace=0.6)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, correlation in zip(axes, correlations):
         ax.scatter(features[correlation.feature], metric, s=18, color="tab:blue")

@@ -76,6 +76,8 @@ def near_duplicate_pairs(
     return sorted(pairs, key=lambda pair: pair[2])
 
 
-def find_near_duplicates(clips: Mapping[str, Path], max_distance: float = MAX_DISTANCE_BITS) -> list[tuple[str, str, float]]:
+def find_near_duplicates(
+    clips: Mapping[str, Path], max_distance: float = MAX_DISTANCE_BITS
+) -> list[tuple[str, str, float]]:
     """Near-duplicate pairs among ``clips`` (clip id -> source video), closest first."""
     return near_duplicate_pairs({clip: clip_signature(path) for clip, path in clips.items()}, max_distance)

@@ -74,7 +74,8 @@ def write_report(out_dir: Path, engagement_csv: Path | None = None, report_path:
     out_dir = Path(out_dir)
     if not (out_dir / CLIPS_FILENAME).is_file():
         raise ReportError(f"{out_dir}: no {CLIPS_FILENAME}; not a dancematte output folder")
-    clips = load_clips(out_dir).sort_values("movement_intensity", ascending=False, na_position="last", ignore_index=True)
+    clips = load_clips(out_dir).sort_values("movement_intensity", ascending=False, na_position="last")
+    clips = clips.reset_index(drop=True)
     clips["source"] = clips["source"].fillna("")
     try:
         engagement = None if engagement_csv is None else load_engagement(engagement_csv, clips)
@@ -90,7 +91,8 @@ def write_report(out_dir: Path, engagement_csv: Path | None = None, report_path:
     duplicates = near_duplicate_pairs({clip: m.signature for clip, m in media.items() if m.signature is not None})
 
     sections = [
-        f"<h1>Dance clips report</h1><p class='n'><strong>{len(clips)} clips</strong> in <code>{_text(out_dir)}</code></p>",
+        f"<h1>Dance clips report</h1>"
+        f"<p class='n'><strong>{len(clips)} clips</strong> in <code>{_text(out_dir)}</code></p>",
         _ranking_table(clips, duplicates),
         "" if engagement is None else _engagement_section(clips, engagement, Path(engagement_csv).name),
         *(_clip_section(i, row, media[row["clip"]], frames_by_clip.get(row["clip"])) for i, row in clips.iterrows()),
@@ -189,7 +191,8 @@ def _engagement_section(clips: pd.DataFrame, engagement: Engagement, csv_name: s
     if n < MIN_CLIPS_FOR_EVIDENCE:
         parts.append(
             f"<p class='warning'><strong>Warning: only {n} clips.</strong> Rank correlations on fewer than "
-            f"{MIN_CLIPS_FOR_EVIDENCE} clips are not evidence: with so few clips, large correlations arise by chance.</p>"
+            f"{MIN_CLIPS_FOR_EVIDENCE} clips are not evidence: with so few clips, large correlations arise by "
+            "chance.</p>"
         )
     correlations = rank_correlations(features, metrics)
     if correlations:
