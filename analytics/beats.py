@@ -84,7 +84,8 @@ def audio_onset_envelope(path: Path, settings: OnsetSettings = OnsetSettings()) 
     if samples is None:
         return None
     padded = np.pad(samples, (0, max(settings.window + settings.hop - len(samples), 0)))
-    frames = sliding_window_view(padded, settings.window)[:: settings.hop] * np.hanning(settings.window)
+    window = np.hanning(settings.window).astype(np.float32)
+    frames = sliding_window_view(padded, settings.window)[:: settings.hop] * window  # float32 keeps memory down
     magnitudes = np.log1p(settings.compression * np.abs(np.fft.rfft(frames, axis=1)))
     flux = np.maximum(np.diff(magnitudes, axis=0), 0).mean(axis=1)
     # flux[n] compares STFT frames n and n + 1. It is timed at the trailing edge of frame n: on click tracks

@@ -35,15 +35,16 @@ STYLE = FigureStyle()
 
 def thumbnail_strip(frames: np.ndarray, style: FigureStyle = STYLE) -> str:
     """JPEG data URI of ``frames`` (N, H, W, 3 or 4) side by side; an alpha channel is drawn as a tint."""
-    pictures = frames[..., :3].astype(np.float32)
-    if frames.shape[-1] == 4:
-        weight = style.tint_opacity * frames[..., 3:].astype(np.float32) / 255
-        pictures = pictures * (1 - weight) + np.array(style.tint_rgb, np.float32) * weight
-    height, width = frames.shape[1:3]
+    count, height, width = frames.shape[:3]
     size = (max(round(width * style.thumbnail_height / height), 1), style.thumbnail_height)
-    resized = [cv2.resize(picture, size, interpolation=cv2.INTER_AREA) for picture in pictures]
-    gap = np.full((style.thumbnail_height, style.thumbnail_gap, 3), 255, np.float32)
-    strip = np.hstack([part for picture in resized for part in (picture, gap)][:-1])
+    small = np.stack([cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in frames])
+    pictures = small[..., :3].astype(np.float32)
+    if small.shape[-1] == 4:
+        weight = style.tint_opacity * small[..., 3:].astype(np.float32) / 255
+        pictures = pictures * (1 - weight) + np.array(style.tint_rgb, np.float32) * weight
+    gap = style.thumbnail_gap
+    padded = np.pad(pictures, ((0, 0), (0, 0), (0, gap), (0, 0)), constant_values=255)
+    strip = padded.transpose(1, 0, 2, 3).reshape(size[1], count * (size[0] + gap), 3)[:, : -gap or None]
     bgr = cv2.cvtColor(np.clip(strip + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, style.jpeg_quality])
     return _data_uri("image/jpeg", jpeg.tobytes())

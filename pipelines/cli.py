@@ -1,4 +1,4 @@
-"""The ``dancematte`` command line: process, train, eval.
+"""The ``dancematte`` command line: process, train, eval, report.
 
 Exit codes: 0 success, 1 at least one clip failed, 2 usage error. Errors are one line,
 never a traceback.
@@ -73,6 +73,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from analytics.report import report_main
+
+    return report_main(args.out_dir, args.engagement, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
 
@@ -114,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(handler=cmd_eval)
+
+    r = sub.add_parser("report", help="self-contained HTML curation report of an output folder")
+    r.add_argument("out_dir", type=Path, metavar="DIR")
+    r.add_argument("--engagement", type=Path, metavar="FILE.csv", help="per-clip views, likes... to correlate")
+    r.add_argument("--out", type=Path, metavar="FILE.html", help="default: DIR/report.html")
+    r.set_defaults(handler=cmd_report)
     return parser
 
 

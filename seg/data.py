@@ -69,6 +69,39 @@ def data_hash(pairs: list[Pair]) -> str:
     return digest.hexdigest()
 
 
+class BackgroundBank:
+    """Person-free backgrounds: real strips beside the people in the photos, or procedural clutter.
+
+    Many training photos are street scenes; the full-height columns left and right of the
+    person's matte hold no person and give real textures (walls, shop fronts, pavements).
+    """
+
+    def __init__(self, people: list[Person], min_width: int = 48, real_share: float = 0.5) -> None:
+        self.strips = [strip for person in people for strip in person_free_strips(person, min_width)]
+        self.real_share = real_share if self.strips else 0.0
+
+    def sample(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        if rng.random() >= self.real_share:
+            return procedural_background(rng, height, width)
+        strip = self.strips[rng.integers(len(self.strips))]
+        scale = max(height / strip.shape[0], width / strip.shape[1]) * rng.uniform(1.0, 1.5)
+        resized = cv2.resize(strip, (max(width, round(strip.shape[1] * scale)), max(height, round(strip.shape[0] * scale))))
+        y = rng.integers(resized.shape[0] - height + 1)
+        x = rng.integers(resized.shape[1] - width + 1)
+        crop = resized[y : y + height, x : x + width]
+        return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
+
+
+def person_free_strips(person: Person, min_width: int) -> list[np.ndarray]:
+    """The full-height column strips left and right of the matte, when wide enough."""
+    columns = np.flatnonzero(person.alpha.max(axis=0) > 0)
+    if columns.size == 0:
+        return [person.rgb]
+    margin = 4
+    left, right = person.rgb[:, : max(columns[0] - margin, 0)], person.rgb[:, columns[-1] + 1 + margin :]
+    return [s for s in (left, right) if s.shape[1] >= min_width]
+
+
 @dataclass(frozen=True)
 class AugmentSettings:
     long_side: int = 256
@@ -84,11 +117,11 @@ def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
 
 
 def augmented_sample(
-    person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool
+    person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool, backgrounds: BackgroundBank
 ) -> tuple[np.ndarray, np.ndarray]:
     """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w)."""
     h, w = canvas_size(settings, portrait)
-    background = procedural_background(rng, h, w)
+    background = backgrounds.sample(rng, h, w)
     replace = rng.random() < settings.replace_background
     source = person.cropped() if replace else person
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from seg.composite import Person
-from seg.data import AugmentSettings, augmented_sample, data_hash, find_pairs, is_validation, load_people
+from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
 from seg.metrics import dice, iou
 from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, save_model
 from seg.segmenter import IMAGENET_MEAN, IMAGENET_STD, Segmenter, cpu_has_native_bf16, pick_device
@@ -81,6 +81,7 @@ class BatchMaker:
 
     def __init__(self, people: list[Person], settings: TrainSettings) -> None:
         self.people = people
+        self.backgrounds = BackgroundBank(people)
         self.batch_size = settings.batch_size
         self.seed = settings.seed
         self.augment = AugmentSettings(long_side=settings.long_side, short_side=int(round(settings.long_side * 9 / 16 / 32 + 0.5)) * 32)
@@ -106,7 +107,7 @@ class BatchMaker:
         rng = np.random.default_rng([self.seed, epoch, step])
         portrait = step % 2 == 0
         idx = [order[(step * self.batch_size + i) % len(order)] for i in range(self.batch_size)]
-        samples = [augmented_sample(self.people[i], rng, self.augment, portrait) for i in idx]
+        samples = [augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds) for i in idx]
         images = torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).float()
         targets = torch.from_numpy(np.stack([s[1] for s in samples]))[:, None]
         return ((images - self._mean) / self._std).contiguous(memory_format=torch.channels_last), targets
@@ -234,7 +235,7 @@ tags: [person-segmentation, dancematte]
   padded to a multiple of 32 (replicate), padding cropped off the output.
 - Training data: `{s['images']}` with masks `{s['masks']}` ({record['train_images']} training / {record['val_images']} validation
   images; validation = numeric stems divisible by 10), SHA-256 of the data `{record['data_hash']}`.
-- Augmentation: background replacement with procedural clutter, scale/crop/rotation/mirror, colour and light jitter,
+- Augmentation: background replacement with real person-free strips of the photos and procedural clutter, scale/crop/rotation/mirror, colour and light jitter,
   Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
 - Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW one-cycle lr {s['lr']}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
