@@ -1,8 +1,10 @@
 """What has been done: one small JSON record per finished clip, keyed by content and settings.
 
-A clip is skipped when its record holds the same fingerprint (SHA-256 of the clip's
-bytes plus the settings that shape the outputs) and every output it lists still exists.
-Records are written atomically after all of a clip's outputs are in place.
+A record holds the fingerprint (SHA-256 of the clip's bytes plus the settings that shape
+the outputs) and the clip's report. A clip is finished when its record has the same
+fingerprint and either succeeded with every listed output still present, or failed
+because the clip itself cannot be read (the same bytes would fail again). Records are
+written atomically after all of a clip's outputs are in place.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 
 
@@ -26,7 +29,7 @@ def fingerprint(content_hash: str, settings: dict) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` under a temporary name in the same folder, fsync, then rename into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex}")
     try:
         with tmp.open("w") as f:
             f.write(text)
@@ -46,16 +49,18 @@ class Ledger:
     def _path(self, clip_id: str) -> Path:
         return self.folder / f"{clip_id}.json"
 
-    def is_done(self, clip_id: str, fingerprint_: str) -> list[str] | None:
-        """The recorded outputs when the clip is done with this fingerprint, else None."""
+    def lookup(self, clip_id: str, fingerprint_: str) -> dict | None:
+        """The recorded report when the clip is finished with this fingerprint, else None."""
         try:
             record = json.loads(self._path(clip_id).read_text())
-        except (OSError, ValueError):
+            report = record["report"]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         if record.get("fingerprint") != fingerprint_:
             return None
-        outputs = record.get("outputs", [])
-        return outputs if all(Path(p).exists() for p in outputs) else None
+        if report.get("status") == "ok" and not all(Path(p).exists() for p in report.get("outputs", [])):
+            return None
+        return report
 
-    def mark_done(self, clip_id: str, fingerprint_: str, outputs: list[str]) -> None:
-        write_atomic(self._path(clip_id), json.dumps({"fingerprint": fingerprint_, "outputs": outputs}, indent=1))
+    def record(self, clip_id: str, fingerprint_: str, report: dict) -> None:
+        write_atomic(self._path(clip_id), json.dumps({"fingerprint": fingerprint_, "report": report}, indent=1))

@@ -3,24 +3,42 @@
 One bad clip never stops the others: its failure becomes a one-line reason in the
 manifest and on the terminal. Outputs, statistics and the manifest are all written under
 temporary names and renamed into place when complete.
+
+Several runs may share one output folder (two workers, or a schedule that fires while the
+previous run is still going): each clip is claimed (``pipelines.claims``) before it is
+processed and looked up in the ledger again once claimed, so no clip is processed twice;
+the shared clips table is updated under an exclusive lock. ``manifest.json`` is the report
+of the run that wrote it last.
+
+Failures: a clip whose bytes cannot be decoded (``VideoReadError`` not caused by an OS
+error) is recorded in the ledger and reported as failed again, without decoding, until its
+bytes or the settings change. Other failures (I/O errors, full disks, a GPU out of memory,
+bugs) are not recorded, so the next run tries again; ``is_transient`` picks those worth an
+immediate retry.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from analytics import summarise, write_clip_table, write_frame_table
+from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive
 from pipelines.discovery import ClipInput, discover
 from pipelines.ledger import Ledger, file_digest, fingerprint, write_atomic
 from pipelines.processor import ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
-from seg.segmenter import Segmenter, SegmenterSettings
+from seg.refine import RefineSettings
+from seg.segmenter import Segmenter, SegmenterSettings, model_long_side, pick_device
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,7 @@ class RunSettings:
     process: ProcessSettings = field(default_factory=ProcessSettings)
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     show_progress: bool = True
+    stale_claim_s: float = DEFAULT_STALE_AFTER_S  # claims older than this are taken over
 
 
 @dataclass(frozen=True)
@@ -39,8 +58,9 @@ class ClipReport:
     error: str | None
     outputs: list[str]
     frames: int = 0
-    fps: float = 0.0
+    fps: float = 0.0  # processing speed, frames per second
     seconds: float = 0.0
+    note: str | None = None  # why a clip was skipped or not decoded again
 
 
 def one_line(path: Path, exc: BaseException) -> str:
@@ -53,51 +73,114 @@ def one_line(path: Path, exc: BaseException) -> str:
     return f"{path.name}: internal error ({type(exc).__name__}: {text})"
 
 
-def output_settings(settings: RunSettings, processor: ClipProcessor) -> dict:
+def unreadable_content(exc: BaseException) -> bool:
+    """The clip's bytes cannot be decoded: the same bytes would fail again."""
+    return isinstance(exc, VideoReadError) and not isinstance(exc.__cause__, OSError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying soon: I/O errors (network mounts), write errors, GPU out of memory."""
+    io_error = isinstance(exc, VideoReadError) and isinstance(exc.__cause__, OSError)
+    return io_error or isinstance(exc, (OSError, WriteError, torch.OutOfMemoryError))
+
+
+def output_settings(settings: RunSettings) -> dict:
     """Everything that shapes the outputs, for the skip fingerprint."""
     model_dir = resolve_model_path(settings.segmenter.model)
     return {
         "model": file_digest(model_dir / "model.safetensors"),
-        "long_side": processor.segmenter.long_side,
+        "long_side": settings.segmenter.long_side or model_long_side(model_dir),
         "formats": sorted(settings.process.formats),
         "writer": asdict(settings.process.writer),
-        "refine": asdict(processor.refiner.settings),
+        "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
     }
 
 
 class Run:
-    """Processes clips into ``settings.out`` and keeps the manifest."""
+    """Processes clips into ``settings.out`` and keeps the manifest.
 
-    def __init__(self, settings: RunSettings) -> None:
+    ``gpu_slot`` wraps the decode-segment-encode of each clip (e.g. a Prefect concurrency
+    limit); hashing, ledger, statistics tables and the manifest run outside it.
+    """
+
+    def __init__(self, settings: RunSettings, gpu_slot: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
+        pick_device(settings.segmenter.device)  # a bad --device is a usage error before any clip
         self.settings = settings
-        self.processor = ClipProcessor(Segmenter(settings.segmenter), settings.process)
+        self.gpu_slot = gpu_slot
         self.ledger = Ledger(settings.out)
-        self.settings_key = output_settings(settings, self.processor)
+        self.claims = Claims(settings.out, settings.stale_claim_s)
+        self.settings_key = output_settings(settings)
+
+    @cached_property
+    def processor(self) -> ClipProcessor:
+        """Loaded on first use: once per run, and never when every clip is skipped."""
+        return ClipProcessor(Segmenter(self.settings.segmenter), self.settings.process)
+
+    def key_for(self, clip: ClipInput) -> str:
+        """The clip's ledger fingerprint: its bytes plus this run's output settings."""
+        return fingerprint(file_digest(clip.path), self.settings_key)
+
+    def recorded(self, clip: ClipInput, key: str) -> ClipReport | None:
+        """The ledger's report (ok or failed) when the clip is finished with these bytes and settings."""
+        report = self.ledger.lookup(clip.clip_id, key)
+        return None if report is None else replace(ClipReport(**report), input=str(clip.path))
+
+    def finished(self, clip: ClipInput, key: str) -> ClipReport | None:
+        """The report for a clip that needs no processing: skipped when done, failed when its bytes are unreadable."""
+        earlier = self.recorded(clip, key)
+        if earlier is None:
+            return None
+        if earlier.status == "ok":
+            return replace(earlier, status="skipped", note="done earlier with the same bytes and settings")
+        return replace(earlier, note="failed earlier with the same bytes and settings; not decoded again")
 
     def process_clip(self, clip: ClipInput) -> ClipReport:
+        """Process one clip; every failure becomes a one-line report."""
+        try:
+            return self.try_clip(clip)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line report
+            return self.failed(clip, exc)
+
+    def try_clip(self, clip: ClipInput) -> ClipReport:
+        """Process one clip unless it is finished or claimed by another run; raises on failure."""
+        content_hash = file_digest(clip.path)
+        key = fingerprint(content_hash, self.settings_key)
+        done = self.finished(clip, key)
+        if done is not None:
+            return done
+        try:
+            with self.claims.hold(clip.clip_id):
+                # another run may have finished it between the look-up and the claim
+                return self.finished(clip, key) or self._process(clip, content_hash, key)
+        except ClaimHeldError as exc:
+            return ClipReport(str(clip.path), clip.clip_id, "skipped", None, [], note=str(exc))
+
+    def failed(self, clip: ClipInput, exc: BaseException) -> ClipReport:
+        return ClipReport(str(clip.path), clip.clip_id, "failed", one_line(clip.path, exc), [])
+
+    def _process(self, clip: ClipInput, content_hash: str, key: str) -> ClipReport:
         out = self.settings.out
         try:
-            content_hash = file_digest(clip.path)
-            key = fingerprint(content_hash, self.settings_key)
-            done = self.ledger.is_done(clip.clip_id, key)
-            if done is not None:
-                return ClipReport(str(clip.path), clip.clip_id, "skipped", None, done)
-            result = self.processor.process(clip.path, out, clip.clip_id, self.settings.show_progress)
-            write_frame_table(result.stats, out / "stats", clip.clip_id)
-            info = result.info
-            row = {
-                "clip": clip.clip_id, "source": str(clip.path), "frames": result.frames, "fps": float(info.fps),
-                "width": info.width, "height": info.height, "duration_s": info.duration_s,
-                "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
-                **summarise(result.stats),
-            }
+            with self.gpu_slot():
+                result = self.processor.process(clip.path, out, clip.clip_id, self.settings.show_progress)
+        except Exception as exc:
+            if unreadable_content(exc):
+                self.ledger.record(clip.clip_id, key, asdict(self.failed(clip, exc)))
+            raise
+        write_frame_table(result.stats, out / "stats", clip.clip_id)
+        info = result.info
+        row = {
+            "clip": clip.clip_id, "source": str(clip.path), "frames": result.frames, "fps": float(info.fps),
+            "width": info.width, "height": info.height, "duration_s": info.duration_s,
+            "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
+            **summarise(result.stats),
+        }
+        with exclusive(out / ".clips.parquet.flock"):  # read-modify-write shared with other runs
             write_clip_table([row], out / "clips.parquet")
-            outputs = [str(p) for p in result.outputs]
-            self.ledger.mark_done(clip.clip_id, key, outputs)
-            return ClipReport(str(clip.path), clip.clip_id, "ok", None, outputs, result.frames,
-                              result.frames / max(result.seconds, 1e-9), result.seconds)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line report
-            return ClipReport(str(clip.path), clip.clip_id, "failed", one_line(clip.path, exc), [])
+        report = ClipReport(str(clip.path), clip.clip_id, "ok", None, [str(p) for p in result.outputs], result.frames,
+                            result.frames / max(result.seconds, 1e-9), result.seconds)
+        self.ledger.record(clip.clip_id, key, asdict(report))
+        return report
 
     def run(self, inputs: list[Path]) -> list[ClipReport]:
         clips = discover(inputs)

@@ -1,0 +1,99 @@
+"""Pipeline speed: every stage alone, then end to end, on one 1080x1920 clip, in one run.
+
+    .venv/bin/python benchmarks/pipeline.py [--clip FILE] [--frames 96] [--formats prores,webm,luma,png,composite]
+                                            [--device auto] [--batch-size 8]
+
+Without ``--clip`` a synthetic 1080x1920 clip with audio is made first. Prints fps for
+decode alone, segmentation alone (resize + network), refinement alone (smoothing,
+clean-up, edge-aware upsampling), statistics alone, each format's encoder alone, and each
+format end to end, then end-to-end / slowest stage per format (1.0 = perfect overlap)
+and the share of end-to-end time the statistics would cost if they did not overlap.
+Timings come from this run only; compare ratios, not absolute numbers across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from analytics import FrameStatistics
+from pipelines.processor import ClipProcessor, ProcessSettings
+from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
+from pipelines.video_io import ClipReader, FrameBatch
+from pipelines.writers import FORMATS, WriterSettings, open_writer
+from seg.refine import MatteRefiner
+from seg.segmenter import Segmenter, SegmenterSettings
+
+
+def fps(frames: int, fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return frames / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path)
+    parser.add_argument("--frames", type=int, default=96)
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    formats = [f for f in args.formats.split(",") if f]
+    work = Path(tempfile.mkdtemp(prefix="dancematte-bench-"))
+    clip = args.clip
+    if clip is None:
+        clip = work / "bench.mp4"
+        spec = SyntheticClipSpec(width=1080, height=1920, frames=args.frames, fps=30, audio=True)
+        make_clip(clip, [procedural_person(1400, 700)], spec)
+
+    with ClipReader(clip, args.batch_size) as reader:
+        info = reader.info
+        batches: list[FrameBatch] = list(reader)
+    frames = sum(len(b.index) for b in batches)
+    segmenter = Segmenter(SegmenterSettings(device=args.device))
+    refiner = MatteRefiner()
+    print(f"clip {info.width}x{info.height}, {frames} frames; device {segmenter.device} {segmenter.dtype}; batch {args.batch_size}")
+
+    def decode() -> None:
+        with ClipReader(clip, args.batch_size) as r:
+            for _ in r:
+                pass
+
+    small = [segmenter.resize_for_network(b.rgb) for b in batches]
+    probs = [segmenter.probabilities(s) for s in small]
+    alphas = [refiner.upsample(p, b.rgb) for p, b in zip(probs, batches)]
+    smoother = refiner.temporal()
+    stage_fps = {
+        "decode": fps(frames, decode),
+        "segment": fps(frames, lambda: [segmenter.probabilities(segmenter.resize_for_network(b.rgb)) for b in batches]),
+        "refine": fps(frames, lambda: [refiner.upsample(refiner.clean(smoother(p)), b.rgb) for p, b in zip(probs, batches)]),
+    }
+    stats = FrameStatistics("bench")
+    stats_fps = fps(frames, lambda: [stats.update(p, b.times_s, b.index) for p, b in zip(probs, batches)])
+
+    def encode(fmt: str) -> None:
+        writer = open_writer(fmt, info, work / f"enc-{fmt}", "bench", WriterSettings())
+        for batch, alpha in zip(batches, alphas):
+            writer.write(batch, alpha)
+        writer.abort()
+
+    def end_to_end(fmt: str) -> None:
+        processor = ClipProcessor(segmenter, ProcessSettings(formats=(fmt,), batch_size=args.batch_size))
+        processor.process(clip, work / f"e2e-{fmt}", "bench", show_progress=False)
+
+    for name, value in stage_fps.items():
+        print(f"{name + ' only':24s} {value:8.1f} fps")
+    print(f"{'statistics only':24s} {stats_fps:8.1f} fps")
+    print(f"{'format':10s} {'encode fps':>10s} {'e2e fps':>9s} {'slowest stage':>16s} {'e2e/slowest':>12s} {'stats share':>12s}")
+    for fmt in formats:
+        encode_fps = fps(frames, lambda: encode(fmt))
+        e2e = fps(frames, lambda: end_to_end(fmt))
+        slowest_name, slowest = min({**stage_fps, "encode": encode_fps}.items(), key=lambda kv: kv[1])
+        print(f"{fmt:10s} {encode_fps:10.1f} {e2e:9.1f} {slowest_name:>10s} {slowest:5.1f} {e2e / slowest:12.2f} {e2e / stats_fps:11.1%}")
+
+
+if __name__ == "__main__":
+    main()
