@@ -40,10 +40,25 @@ def cmd_process(args: argparse.Namespace) -> int:
         process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer),
         segmenter=SegmenterSettings(model=args.model, device=args.device),
         show_progress=not args.quiet,
+        stale_claim_s=args.stale_claims_after,
     )
-    reports = Run(settings).run(args.inputs)
+    return summarise_reports(Run(settings).run(args.inputs), args.out)
+
+
+def cmd_run_flow(args: argparse.Namespace) -> int:
+    from pipelines.flows import process_folder
+
+    if not args.inbox.is_dir():
+        raise UsageError(f"{args.inbox}: not a folder")
+    reports = process_folder(args.inbox, args.out, formats=parse_formats(args.format), model=args.model,
+                             device=args.device, batch_size=args.batch_size, use_deployment=args.use_deployment)
+    return summarise_reports(reports, args.out)
+
+
+def summarise_reports(reports: list, out: Path) -> int:
+    """Print the one-line summary; the exit code."""
     counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
-    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {args.out / 'manifest.json'}")
+    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {out / 'manifest.json'}")
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
@@ -79,7 +94,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_main(args.out_dir, args.engagement, args.out)
 
 
+def add_clip_options(parser: argparse.ArgumentParser, default_model: str) -> None:
+    """Options shared by ``process`` and ``run-flow``."""
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--format", action="append", metavar="F", help="prores (default), webm, luma, png, composite; repeat or comma-separate")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--model", default=default_model, help="shipped model name or saved model folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.claims import DEFAULT_STALE_AFTER_S
     from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="dancematte", description="Alpha mattes and movement statistics for dance clips.")
@@ -87,14 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("process", help="matte and measure clips")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="video files or folders (searched recursively)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--format", action="append", metavar="F", help="prores (default), webm, luma, png, composite; repeat or comma-separate")
+    add_clip_options(p, DEFAULT_MODEL)
     p.add_argument("--background", type=Path, help="image for --format composite (default: a solid colour)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or saved model folder")
+    p.add_argument("--stale-claims-after", type=float, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
+                   help="take over other runs' claims older than this (default 3600)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_process)
+
+    f = sub.add_parser("run-flow", help="process a folder with the Prefect flow process-folder")
+    f.add_argument("inbox", type=Path, metavar="INBOX", help="folder of clips (searched recursively)")
+    add_clip_options(f, DEFAULT_MODEL)
+    f.add_argument("--use-deployment", action="store_true", help="one process-clip deployment run per clip (needs a server)")
+    f.set_defaults(handler=cmd_run_flow)
 
     t = sub.add_parser("train", help="train a segmentation model")
     t.add_argument("--images", type=Path, required=True)

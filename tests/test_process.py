@@ -138,3 +138,15 @@ def test_usage_errors_exit_2_with_one_line(argv, message, dance_clip, tmp_path, 
 
 
 
+
+
+@pytest.mark.slow
+def test_readme_main_job_on_the_bundled_sample(tmp_path):
+    """The README's first command's job: the bundled sample clip, default settings."""
+    sample = Path(__file__).resolve().parent.parent / "samples" / "dance_sample.mp4"
+    out = tmp_path / "sample"
+    assert main(["process", str(sample), "--out", str(out), "--quiet"]) == 0
+    result = probe_streams(out / "mattes" / "dance_sample.mov")
+    assert result["frames"] == probe_streams(sample)["frames"] == 180
+    frames = pd.read_parquet(out / "stats")
+    assert len(frames) == 180 and frames["person_present"].all()
