@@ -1,4 +1,6 @@
-"""The ``dancematte`` command line: process, train, eval, report.
+"""The ``dancematte`` command line: process, run-flow, train, eval, report.
+
+Only ``run-flow`` imports Prefect, so ``process`` starts fast and needs no Prefect server.
 
 Exit codes: 0 success, 1 at least one clip failed, 2 usage error. Errors are one line,
 never a traceback.
