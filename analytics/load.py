@@ -13,7 +13,7 @@ from analytics.schema import CLIPS_FILENAME, FRAME_SCHEMA, PARTITION_COLUMN, STA
 
 
 def load_frames(out_dir: Path, clips: str | Iterable[str] | None = None) -> pd.DataFrame:
-    """Per-frame table of every clip under ``out_dir/stats`` (or only ``clips``), sorted by clip and frame.
+    """Per-frame table of every clip under ``out_dir/stats`` (or only ``clips``), sorted by clip, frame and dancer.
 
     Dtypes are those of ``analytics.stats.FRAME_COLUMNS``; ``clip`` is a pandas string column (``str``;
     object under pandas 2), never category, and never parsed as a number even for ids like ``"001"``.
@@ -25,7 +25,7 @@ def load_frames(out_dir: Path, clips: str | Iterable[str] | None = None) -> pd.D
         clips = [clips]
     wanted = None if clips is None else ds.field(PARTITION_COLUMN).isin(list(clips))
     frames = dataset.to_table(filter=wanted).to_pandas()
-    return frames.sort_values([PARTITION_COLUMN, "frame"], ignore_index=True)
+    return frames.sort_values([PARTITION_COLUMN, "frame", "dancer"], ignore_index=True)
 
 
 def load_clips(out_dir: Path) -> pd.DataFrame:

@@ -10,6 +10,9 @@ documented; ``analytics.schema`` builds the Parquet schema and the README table 
 - A "body height" is the height of the current frame's silhouette bounding box in pixels.
 - "The previous frame" is the previous frame given to ``update`` (across batches), whatever its
   time; time steps come from the timestamps, so variable frame rates are handled.
+- Each row describes one ``dancer`` (``seg.dancers``). When the dancer id changes from one frame to
+  the next (the main dancer switches), the statistics start afresh as on a clip's first frame, so
+  motion never compares two different people.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ _NAN_SPEED = "NaN as for motion_energy, and when the time step is not positive."
 FRAME_COLUMNS: tuple[Column, ...] = (
     Column("clip", "str", "Clip id. Stored as the hive partition key `clip=<id>`, not inside the Parquet file."),
     Column("frame", "int64", "Frame index in the source clip."),
+    Column(
+        "dancer",
+        "int16",
+        "Tracked dancer the row describes, stable within a clip (`seg.dancers`): `--dancers each` gives one "
+        "row per dancer per frame; `main` gives the main dancer's id (0 while nobody is tracked); `all` gives "
+        "0, meaning everyone.",
+    ),
     Column("time_s", "float64", "Frame timestamp in seconds (variable frame rate allowed)."),
     Column(
         "person_present",
@@ -139,6 +149,7 @@ class FrameStatistics:
         self.clip = clip
         self.settings = settings
         self._last: _LastFrames | None = None
+        self._dancer = 0  # of the previous frame
 
     def update(
         self,
@@ -146,12 +157,29 @@ class FrameStatistics:
         times_s: np.ndarray,
         frame_index: np.ndarray,
         grey: np.ndarray | None = None,
+        dancer: int | np.ndarray = 0,
     ) -> pd.DataFrame:
-        """One row per frame with the columns of ``FRAME_COLUMNS``; ``grey`` (N, h, w) uint8 enables flow."""
+        """One row per frame with the columns of ``FRAME_COLUMNS``; ``grey`` (N, h, w) uint8 enables flow;
+        ``dancer`` is the id of the person the mattes show, one for all frames or one per frame."""
         mattes = np.asarray(mattes, np.float32)
         times_s = np.asarray(times_s, np.float64)
         frame_index = np.asarray(frame_index, np.int64)
         _check_batch(mattes, times_s, frame_index, grey)
+        dancers = np.broadcast_to(np.asarray(dancer, np.int16), frame_index.shape)
+        starts = np.flatnonzero(np.diff(dancers, prepend=np.int16(-1)))  # runs of one dancer
+        runs = zip(starts, [*starts[1:], len(dancers)]) if len(dancers) else [(0, 0)]
+        parts = []
+        for a, b in runs:
+            if a < b and dancers[a] != self._dancer:
+                self._last, self._dancer = None, dancers[a]
+            part_grey = None if grey is None else grey[a:b]
+            parts.append(self._update_run(mattes[a:b], times_s[a:b], frame_index[a:b], part_grey, self._dancer))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def _update_run(
+        self, mattes: np.ndarray, times_s: np.ndarray, frame_index: np.ndarray, grey: np.ndarray | None, dancer: int
+    ) -> pd.DataFrame:
+        """The rows of consecutive frames of one dancer."""
         n, height, width = mattes.shape
         last = self._last or _LastFrames.before_clip(height, width, self.settings)
         if last.silhouettes.shape[1:] != (height, width):
@@ -193,6 +221,7 @@ class FrameStatistics:
         values = {
             "clip": np.full(n, self.clip, dtype=object),
             "frame": frame_index,
+            "dancer": np.full(n, dancer, np.int16),
             "time_s": times_s,
             "person_present": present,
             "matte_confidence": np.abs(2 * mattes - 1).mean(axis=(1, 2), dtype=np.float64),

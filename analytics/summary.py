@@ -39,11 +39,18 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
         "medians ignore matte glitches; measures with no defined frame are left out; NaN when none is defined.",
     ),
     Column("n_regions_max", "int64", "Largest n_regions of any frame (0 for a clip without frames)."),
+    Column(
+        "dancers_seen",
+        "int64",
+        "Tracked dancers seen over at least `TrackerSettings.min_seen_s` (default 0.5 s), whatever `--dancers`; "
+        "0 when the clip was not tracked.",
+    ),
 )
 
 
-def summarise(frame_df: pd.DataFrame) -> dict:
-    """The ``SUMMARY_COLUMNS`` of one clip's per-frame table, as a dict in column order."""
+def summarise(frame_df: pd.DataFrame, dancers_seen: int = 0) -> dict:
+    """The ``SUMMARY_COLUMNS`` of one clip's per-frame table (every row, so every dancer's with ``--dancers
+    each``) and its tracker's count of ``dancers_seen``, as a dict in column order."""
     with_person = frame_df.loc[frame_df["person_present"].astype(bool), "body_area_frac"].astype(np.float64)
     movement_medians = [
         frame_df[name].median() / getattr(INTENSITY_SCALES, name)
@@ -61,5 +68,6 @@ def summarise(frame_df: pd.DataFrame) -> dict:
         "quantity_of_motion_mean": frame_df["quantity_of_motion"].mean(),
         "movement_intensity": float(np.mean(defined)) if defined else np.nan,
         "n_regions_max": int(frame_df["n_regions"].max()) if len(frame_df) else 0,
+        "dancers_seen": dancers_seen,
     }
     return {c.name: np.dtype(c.dtype).type(summary[c.name]).item() for c in SUMMARY_COLUMNS}

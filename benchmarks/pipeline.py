@@ -5,9 +5,10 @@
 
 Without ``--clip`` a synthetic 1080x1920 clip with audio is made first. Prints fps for
 decode alone, segmentation alone (resize + network), refinement alone (smoothing,
-clean-up, edge-aware upsampling), statistics alone, each format's encoder alone, and each
-format end to end, then end-to-end / slowest stage per format (1.0 = perfect overlap)
-and the share of end-to-end time the statistics would cost if they did not overlap.
+clean-up, edge-aware upsampling), dancer tracking alone (``seg.dancers``), statistics alone,
+each format's encoder alone, and each format end to end, then end-to-end / slowest stage per
+format (1.0 = perfect overlap) and the share of end-to-end time the tracking and the statistics
+would each cost if they did not overlap.
 Timings come from this run only; compare ratios, not absolute numbers across machines.
 """
 
@@ -23,6 +24,7 @@ from pipelines.processor import ClipProcessor, ProcessSettings
 from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import ClipReader, FrameBatch
 from pipelines.writers import FORMATS, WriterSettings, open_writer
+from seg.dancers import DancerTracker
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter, SegmenterSettings
 
@@ -71,6 +73,8 @@ def main() -> None:
         "segment": fps(frames, lambda: [segmenter.probabilities(segmenter.resize_for_network(b.rgb)) for b in batches]),
         "refine": fps(frames, lambda: [refiner.upsample(refiner.clean(smoother(p)), b.rgb) for p, b in zip(probs, batches)]),
     }
+    tracker = DancerTracker()
+    tracking_fps = fps(frames, lambda: [tracker.update(p, b.times_s) for p, b in zip(probs, batches)])
     stats = FrameStatistics("bench")
     stats_fps = fps(frames, lambda: [stats.update(p, b.times_s, b.index) for p, b in zip(probs, batches)])
 
@@ -86,13 +90,16 @@ def main() -> None:
 
     for name, value in stage_fps.items():
         print(f"{name + ' only':24s} {value:8.1f} fps")
+    print(f"{'dancer tracking only':24s} {tracking_fps:8.1f} fps")
     print(f"{'statistics only':24s} {stats_fps:8.1f} fps")
-    print(f"{'format':10s} {'encode fps':>10s} {'e2e fps':>9s} {'slowest stage':>16s} {'e2e/slowest':>12s} {'stats share':>12s}")
+    print(f"{'format':10s} {'encode fps':>10s} {'e2e fps':>9s} {'slowest stage':>16s} {'e2e/slowest':>12s} "
+          f"{'track share':>12s} {'stats share':>12s}")
     for fmt in formats:
         encode_fps = fps(frames, lambda: encode(fmt))
         e2e = fps(frames, lambda: end_to_end(fmt))
         slowest_name, slowest = min({**stage_fps, "encode": encode_fps}.items(), key=lambda kv: kv[1])
-        print(f"{fmt:10s} {encode_fps:10.1f} {e2e:9.1f} {slowest_name:>10s} {slowest:5.1f} {e2e / slowest:12.2f} {e2e / stats_fps:11.1%}")
+        print(f"{fmt:10s} {encode_fps:10.1f} {e2e:9.1f} {slowest_name:>10s} {slowest:5.1f} {e2e / slowest:12.2f} "
+              f"{e2e / tracking_fps:11.1%} {e2e / stats_fps:11.1%}")
 
 
 if __name__ == "__main__":

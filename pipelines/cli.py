@@ -12,6 +12,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.run import ClipReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -34,12 +38,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     from pipelines.processor import ProcessSettings
     from pipelines.run import Run, RunSettings
     from pipelines.writers import WriterSettings
-    from seg.segmenter import SegmenterSettings
+    from seg.segmenter import SegmenterSettings, pick_device
 
+    pick_device(args.device)  # a bad --device is a usage error before any clip
     writer = WriterSettings(background=args.background) if args.background else WriterSettings()
     settings = RunSettings(
         out=args.out,
-        process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer),
+        process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer,
+                                dancers=args.dancers),
         segmenter=SegmenterSettings(model=args.model, device=args.device),
         show_progress=not args.quiet,
         stale_claim_s=args.stale_claims_after,
@@ -49,15 +55,18 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_run_flow(args: argparse.Namespace) -> int:
     from pipelines.flows import process_folder
+    from seg.segmenter import pick_device
 
     if not args.inbox.is_dir():
         raise UsageError(f"{args.inbox}: not a folder")
+    if not args.use_deployment:  # deployment runs pick their device on the GPU workers
+        pick_device(args.device)
     reports = process_folder(args.inbox, args.out, formats=parse_formats(args.format), model=args.model,
                              device=args.device, batch_size=args.batch_size, use_deployment=args.use_deployment)
     return summarise_reports(reports, args.out)
 
 
-def summarise_reports(reports: list, out: Path) -> int:
+def summarise_reports(reports: list[ClipReport], out: Path) -> int:
     """Print the one-line summary; the exit code."""
     counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
     print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {out / 'manifest.json'}")
@@ -107,6 +116,7 @@ def add_clip_options(parser: argparse.ArgumentParser, default_model: str) -> Non
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.claims import DEFAULT_STALE_AFTER_S
+    from seg.dancers import DANCER_MODES
     from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="dancematte", description="Alpha mattes and movement statistics for dance clips.")
@@ -118,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", type=Path, help="image for --format composite (default: a solid colour)")
     p.add_argument("--stale-claims-after", type=float, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
                    help="take over other runs' claims older than this (default 3600)")
+    p.add_argument("--dancers", choices=DANCER_MODES, default="main",
+                   help="main (default): only the main dancer; all: everyone; each: one matte per dancer")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_process)
 

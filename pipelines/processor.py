@@ -1,8 +1,10 @@
-"""The streaming clip processor: decode -> segment -> encode + statistics.
+"""The streaming clip processor: decode -> segment -> refine (+ dancer tracking) -> encode + statistics.
 
 Like Robust Video Matting's ``inference.py``: a reader, a model and writers, nothing
 else in the loop. Each stage is a small callable; ``run_pipeline`` joins them with
-bounded queues so a 10-minute 4K clip uses the same memory as a 10-second one.
+bounded queues so a 10-minute 4K clip uses the same memory as a 10-second one. The refine
+stage separates and tracks the dancers on the low-resolution matte (``seg.dancers``) and
+upsamples what ``ProcessSettings.dancers`` asks for: everyone, the main dancer, or each dancer.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from analytics import FrameStatistics
+from pipelines.outputs import ClipOutputs
 from pipelines.stages import run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
-from pipelines.writers import MatteWriter, WriterSettings, open_writer
+from pipelines.writers import WriterSettings
+from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancersModeError
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter
 
@@ -31,13 +34,18 @@ class ProcessSettings:
     batch_size: int = 8
     queue_depth: int = 3
     writer: WriterSettings = field(default_factory=WriterSettings)
+    dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
+
+    def __post_init__(self) -> None:
+        if self.dancers not in DANCER_MODES:
+            raise UnknownDancersModeError(self.dancers)
 
 
 @dataclass(frozen=True)
 class SegmentedBatch:
     frames: FrameBatch
-    low_res: np.ndarray  # (N, h, w) float32 person probability at network resolution
-    alpha: np.ndarray  # (N, H, W) uint8 matte at display resolution
+    layers: list[DancerLayer]  # (N, h, w) float32 mattes at network resolution, one per output
+    alphas: list[np.ndarray]  # (N, H, W) uint8 the layers' mattes at display resolution
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class ClipOutcome:
     seconds: float
     outputs: list[Path]
     stats: pd.DataFrame
+    dancers_seen: int
 
 
 class ClipProcessor:
@@ -60,13 +69,13 @@ class ClipProcessor:
     def process(self, path: Path, out_dir: Path, clip_id: str, show_progress: bool = True) -> ClipOutcome:
         """Write every requested output for ``path`` and return its per-frame statistics."""
         started = time.monotonic()
-        with ClipReader(path, batch_size=self.settings.batch_size) as reader:
+        settings = self.settings
+        with ClipReader(path, batch_size=settings.batch_size) as reader:
             info = reader.info
-            writers: list[MatteWriter] = []
-            stats = FrameStatistics(clip_id)
-            tables: list[pd.DataFrame] = []
+            outputs = ClipOutputs(info, out_dir, clip_id, settings.formats, settings.writer)
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
             smoother = self.refiner.temporal()
+            tracker = DancerTracker()
 
             def segment(batch: FrameBatch) -> tuple[FrameBatch, np.ndarray]:
                 return batch, self.segmenter.probabilities(self.segmenter.resize_for_network(batch.rgb))
@@ -74,34 +83,21 @@ class ClipProcessor:
             def refine(item: tuple[FrameBatch, np.ndarray]) -> SegmentedBatch:
                 batch, probs = item
                 low_res = self.refiner.clean(smoother(probs))
-                return SegmentedBatch(batch, low_res, self.refiner.upsample(low_res, batch.rgb))
+                layers = tracker.update(low_res, batch.times_s).layers(low_res, settings.dancers)
+                alphas = [self.refiner.upsample(layer.matte, batch.rgb) for layer in layers]
+                return SegmentedBatch(batch, layers, alphas)
 
             def write(item: SegmentedBatch) -> None:
-                for writer in writers:
-                    writer.write(item.frames, item.alpha)
-                tables.append(stats.update(item.low_res, item.frames.times_s, item.frames.index))
+                outputs.write(item.frames, item.layers, item.alphas)
                 bar.update(len(item.frames.index))
 
             try:
-                for fmt in self.settings.formats:
-                    writers.append(open_writer(fmt, info, out_dir, clip_id, self.settings.writer))
-                run_pipeline(reader, [segment, refine, write], depth=self.settings.queue_depth)
-                for writer in writers:
-                    writer.close()
+                run_pipeline(reader, [segment, refine, write], depth=settings.queue_depth)
+                written = outputs.close()
             except BaseException:
-                abort_all(writers)
+                outputs.abort()
                 raise
             finally:
                 bar.close()
-        frame_table = pd.concat(tables, ignore_index=True)
-        outputs = [p for w in writers for p in w.outputs]
-        return ClipOutcome(info, len(frame_table), time.monotonic() - started, outputs, frame_table)
-
-
-def abort_all(writers: list[MatteWriter]) -> None:
-    """Remove every partial output; never raise while cleaning up."""
-    for writer in writers:
-        try:
-            writer.abort()
-        except OSError:
-            pass
+        seconds = time.monotonic() - started
+        return ClipOutcome(info, outputs.frames, seconds, written, outputs.frame_table(), tracker.dancers_seen)

@@ -38,7 +38,7 @@ from pipelines.video_io import VideoReadError
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
 from seg.refine import RefineSettings
-from seg.segmenter import Segmenter, SegmenterSettings, model_long_side, pick_device
+from seg.segmenter import Segmenter, SegmenterSettings, model_long_side
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ def output_settings(settings: RunSettings) -> dict:
         "formats": sorted(settings.process.formats),
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
+        "dancers": settings.process.dancers,
     }
 
 
@@ -104,7 +105,6 @@ class Run:
     """
 
     def __init__(self, settings: RunSettings, gpu_slot: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
-        pick_device(settings.segmenter.device)  # a bad --device is a usage error before any clip
         self.settings = settings
         self.gpu_slot = gpu_slot
         self.ledger = Ledger(settings.out)
@@ -173,7 +173,7 @@ class Run:
             "clip": clip.clip_id, "source": str(clip.path), "frames": result.frames, "fps": float(info.fps),
             "width": info.width, "height": info.height, "duration_s": info.duration_s,
             "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
-            **summarise(result.stats),
+            **summarise(result.stats, result.dancers_seen),
         }
         with exclusive(out / ".clips.parquet.flock"):  # read-modify-write shared with other runs
             write_clip_table([row], out / "clips.parquet")

@@ -13,7 +13,7 @@ People are spread evenly across the frame; a later person occludes an earlier on
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -71,6 +71,20 @@ def procedural_person(height: int = 160, width: int = 80, seed: int = 0) -> Pers
     return Person(rgb, (alpha > 127).astype(np.float32))
 
 
+Pose = Callable[[SyntheticClipSpec, float, int, int], Placement]
+
+
+def dance_pose(spec: SyntheticClipSpec, t: float, n: int, count: int) -> Placement:
+    """Where person ``n`` of ``count`` is at time ``t`` (see the module docstring)."""
+    phase = 2 * np.pi * t / BAR_S + n
+    return Placement(
+        center_x=spec.width * ((n + 1) / (count + 1) + 0.12 * np.sin(phase)),
+        center_y=spec.height * (0.55 - 0.04 * abs(np.sin(2 * phase))),
+        height=spec.height * 0.7 * (1 + 0.05 * np.cos(phase)),
+        angle_deg=8 * np.cos(phase),
+    )
+
+
 def frame_pts(spec: SyntheticClipSpec) -> np.ndarray:
     """Frame timestamps in ticks of ``1 / (fps * TICKS_PER_FRAME)``; irregular when ``vfr``."""
     if not spec.vfr:
@@ -79,8 +93,11 @@ def frame_pts(spec: SyntheticClipSpec) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(durations[:-1])]).astype(np.int64)
 
 
-def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec) -> np.ndarray:
-    """Encode a dance clip to ``path``; return its mattes (frames, H, W) float32 in display orientation."""
+def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pose: Pose = dance_pose) -> np.ndarray:
+    """Encode a dance clip to ``path``; return its mattes (frames, H, W) float32 in display orientation.
+
+    ``pose(spec, t, n, count)`` places person ``n`` of ``count`` at time ``t``; default: the dance of the
+    module docstring."""
     if spec.rotation % 90:
         raise ValueError(f"rotation {spec.rotation} is not a multiple of 90 degrees")
     rng = np.random.default_rng(spec.seed)
@@ -109,7 +126,7 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec) -> 
             x0, y0 = round(progress * pad_w), round(progress * pad_h)
             canvas = background[y0 : y0 + spec.height, x0 : x0 + spec.width]
             for n, person in enumerate(people):
-                canvas, alpha = paste(canvas, person, _dance_pose(spec, t, n, len(people)))
+                canvas, alpha = paste(canvas, person, pose(spec, t, n, len(people)))
                 mattes[i] = mattes[i] + alpha * (1 - mattes[i])
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(canvas, quarter_turns)), format="rgb24")
             frame.pts, frame.duration = int(tick), int(durations[i])
@@ -121,17 +138,6 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec) -> 
             container.mux(audio.encode_until(end_s))
             container.mux(audio.stream.encode())
     return mattes
-
-
-def _dance_pose(spec: SyntheticClipSpec, t: float, n: int, count: int) -> Placement:
-    """Where person ``n`` of ``count`` is at time ``t`` (see the module docstring)."""
-    phase = 2 * np.pi * t / BAR_S + n
-    return Placement(
-        center_x=spec.width * ((n + 1) / (count + 1) + 0.12 * np.sin(phase)),
-        center_y=spec.height * (0.55 - 0.04 * abs(np.sin(2 * phase))),
-        height=spec.height * 0.7 * (1 + 0.05 * np.cos(phase)),
-        angle_deg=8 * np.cos(phase),
-    )
 
 
 @dataclass

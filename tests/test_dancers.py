@@ -1,0 +1,238 @@
+"""Several people in frame: the tracker on ground-truth mattes, then `process --dancers` end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from analytics import FrameStatistics, load_clips, load_frames
+from pipelines.cli import main
+from pipelines.synthetic import BAR_S, SyntheticClipSpec, make_clip, procedural_person
+from pipelines.video_io import read_alpha
+from seg.composite import Person, Placement, paste
+from seg.dancers import DancerTracker
+from seg.metrics import iou
+
+HEIGHT, WIDTH = 256, 144  # a vertical clip at network resolution
+FPS = 24
+MIN_VISIBLE_PX = 30  # a person smaller than this in a frame is not scored
+
+
+def scene(people: list[Person], placements: list[list[Placement]]) -> np.ndarray:
+    """(people, frames, h, w) each person's visible matte; later people in front."""
+    blank = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    visible = np.zeros((len(people), len(placements[0]), HEIGHT, WIDTH), np.float32)
+    for i in range(visible.shape[1]):
+        for k, (person, where) in enumerate(zip(people, placements)):
+            alpha = paste(blank, person, where[i])[1]
+            visible[:k, i] *= 1 - alpha
+            visible[k, i] = alpha
+    return visible
+
+
+def track(visible: np.ndarray, batch: int = 8) -> tuple[np.ndarray, np.ndarray, DancerTracker]:
+    """Owner maps (frames, h, w) and main dancers (frames,) of the mattes' union, fed in batches."""
+    union = 1 - np.prod(1 - visible, axis=0)
+    times_s = np.arange(len(union)) / FPS
+    tracker = DancerTracker()
+    parts = [tracker.update(union[a : a + batch], times_s[a : a + batch]) for a in range(0, len(union), batch)]
+    return np.concatenate([p.owner for p in parts]), np.concatenate([p.main for p in parts]), tracker
+
+
+def identities(visible: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """(people, frames) the track id covering most of each person, 0 where the person is (nearly) hidden."""
+    ids = np.zeros(visible.shape[:2], np.int16)
+    for k, person in enumerate(visible > 0.5):
+        for i, pixels in enumerate(person):
+            if pixels.sum() >= MIN_VISIBLE_PX:
+                ids[k, i] = np.bincount(owner[i][pixels]).argmax()
+    return ids
+
+
+def id_switches_per_100_frames(ids: np.ndarray) -> float:
+    """Changes of a person's track id between the frames where the person is seen."""
+    switches = sum(int(np.count_nonzero(np.diff(row[row != 0]))) for row in ids)
+    return 100 * switches / ids.shape[1]
+
+
+def contact_frames(visible: np.ndarray) -> int:
+    """Frames where two people's silhouettes form one connected region."""
+    both = (visible > 0.5).sum(axis=(2, 3)).min(axis=0) >= MIN_VISIBLE_PX
+    union = (visible > 0.5).any(axis=0)
+    return sum(int(ndimage.label(u, np.ones((3, 3)))[1] == 1) for u, b in zip(union, both) if b)
+
+
+def glide(frames: int, start: tuple[float, float], end: tuple[float, float], height: float,
+          begin: int = 0, finish: int | None = None, sway_deg: float = 6.0) -> list[Placement]:
+    """Moving from ``start`` to ``end`` (x, y) between frames ``begin`` and ``finish``, tilting as it goes."""
+    finish = frames - 1 if finish is None else finish
+    progress = np.clip((np.arange(frames) - begin) / max(finish - begin, 1), 0, 1)
+    return [Placement(start[0] + p * (end[0] - start[0]), start[1] + p * (end[1] - start[1]), height,
+                      sway_deg * np.sin(i / 3)) for i, p in enumerate(progress)]
+
+
+def people(count: int) -> list[Person]:
+    return [procedural_person(160, 56, seed=seed) for seed in range(count)]
+
+
+def test_crossing_paths_without_contact_keeps_every_id():
+    frames = 36
+    swap = scene(people(2), [glide(frames, (20, 62), (124, 62), 100), glide(frames, (124, 192), (20, 192), 100)])
+    diagonal = scene(people(2), [glide(frames, (20, 60), (124, 196), 70, 0, 23),
+                                 glide(frames, (20, 196), (124, 60), 70, 12, 35)])
+    for visible in (swap, diagonal):
+        assert contact_frames(visible) == 0
+        owner, _, tracker = track(visible)
+        ids = identities(visible, owner)
+        assert (ids > 0).all(), "a visible person was left without a track"
+        assert id_switches_per_100_frames(ids) == 0
+        assert len(set(ids.ravel())) == 2 and tracker.dancers_seen == 2
+
+
+def meeting(progress: list[float], sway_px: float = 0.0) -> list[list[Placement]]:
+    """Two people face to face, walking together as ``progress`` goes from 0 to 1 (touching near 1)."""
+    return [[Placement(x + side * 22 * p + sway_px * np.sin(i / 4), 140, 110, side * 5 * np.sin(i / 2))
+             for i, p in enumerate(progress)] for x, side in ((36, 1), (108, -1))]
+
+
+def test_ids_survive_a_brief_contact():
+    visible = scene(people(2), meeting([*np.linspace(0, 1, 11), 1, 1, 1, *np.linspace(1, 0, 14)]))
+    assert 3 <= contact_frames(visible) <= 10
+    owner, _, _ = track(visible)
+    ids = identities(visible, owner)
+    assert id_switches_per_100_frames(ids) == 0 and ids[0, 0] != ids[1, 0]
+    # during the contact each keeps most of its own body
+    for i in np.flatnonzero([len(np.unique(o)) == 3 for o in owner]):
+        for k in range(2):
+            pixels = visible[k, i] > 0.5
+            assert (owner[i][pixels] == ids[k, i]).mean() > 0.85
+
+
+def test_ids_survive_a_long_hold_and_one_walking_through_in_front():
+    holding = scene(people(2), meeting([*np.linspace(0, 1, 11), *[1] * 48, *np.linspace(1, 0, 14)], sway_px=4))
+    dancer, _ = dancer_and_bystander(48)
+    walk_through = scene(people(2), [dancer, glide(48, (140, 120), (0, 120), 100)])  # in front of the dancer
+    for visible in (holding, walk_through):
+        assert contact_frames(visible) >= 30
+        owner, main, tracker = track(visible)
+        ids = identities(visible, owner)
+        assert ids[0, 0] == ids[0, -1] != ids[1, 0] == ids[1, -1] and tracker.dancers_seen == 2
+    assert (main == ids[0]).all()
+    assert (owner[-1][visible[0, -1] > 0.5] == ids[0, -1]).mean() > 0.95, "the dancer's body is its own again"
+
+
+def dancer_and_bystander(frames: int, crouch: range = range(0)) -> list[list[Placement]]:
+    """A large dancer swaying near the middle (crouching to half height in ``crouch``) and a still bystander."""
+    dancer = []
+    for i in range(frames):
+        height = 90 if i in crouch else 170
+        t = i / FPS
+        dancer.append(Placement(55 + 15 * np.sin(2 * np.pi * t / BAR_S), 235 - height / 2, height,
+                                8 * np.cos(2 * np.pi * t / BAR_S)))
+    bystander = [Placement(124, 120, 110)] * frames
+    return [dancer, bystander]
+
+
+def test_main_is_the_moving_central_dancer_not_the_bystander_even_when_crouching():
+    frames, crouch = 40, range(20, 26)
+    visible = scene(people(2), dancer_and_bystander(frames, crouch))
+    area = (visible > 0.5).sum(axis=(2, 3))
+    assert (area[1, crouch] > area[0, crouch]).all(), "size alone would pick the bystander while crouching"
+    owner, main, _ = track(visible)
+    ids = identities(visible, owner)
+    assert (main == ids[0]).all()
+
+
+def test_statistics_restart_when_the_main_dancer_changes():
+    mattes = np.zeros((5, 40, 40), np.float32)
+    for i, matte in enumerate(mattes):
+        matte[10:30, 2 * i : 2 * i + 10] = 1.0
+    frames = FrameStatistics("clip").update(mattes, np.arange(5) / 10, np.arange(5), dancer=np.array([1, 1, 2, 2, 2]))
+    assert frames["dancer"].tolist() == [1, 1, 2, 2, 2]
+    assert frames["motion_energy"].isna().tolist() == [True, False, True, False, False]
+
+
+def test_tracker_speed_at_network_resolution():
+    visible = scene(people(3), [*dancer_and_bystander(48), glide(48, (20, 60), (124, 60), 60)])
+    union = 1 - np.prod(1 - visible, axis=0)
+    tracker, times_s = DancerTracker(), np.arange(len(union)) / FPS
+    started = time.perf_counter()
+    for a in range(0, len(union), 8):
+        tracker.update(union[a : a + 8], times_s[a : a + 8])
+    ms_per_frame = 1000 * (time.perf_counter() - started) / len(union)
+    print(f"tracker: {ms_per_frame:.2f} ms/frame at {WIDTH}x{HEIGHT}, 3 people")
+    assert ms_per_frame < 10
+
+
+E2E = SyntheticClipSpec(width=180, height=320, frames=24, fps=12, seed=7)
+
+
+def duo_pose(spec: SyntheticClipSpec, t: float, n: int, count: int) -> Placement:
+    """Person 0 dances, large and swaying near the middle; person 1 walks in from the right at ~1 s and stands."""
+    if n == 0:
+        phase = 2 * np.pi * t / BAR_S
+        x, y = spec.width * (0.38 + 0.08 * np.sin(phase)), spec.height * (0.58 - 0.03 * abs(np.sin(2 * phase)))
+        return Placement(x, y, spec.height * 0.62, 6 * np.cos(phase))
+    entered = np.clip((t - 0.8) / 0.4, 0, 1)
+    return Placement(spec.width * (1.3 - 0.44 * entered), spec.height * 0.42, spec.height * 0.4)
+
+
+@pytest.fixture(scope="module")
+def duo(tmp_path_factory, validation_people):
+    """A dancer and a bystander (duo.mp4), the dancer alone on the same background (solo.mp4), and each one's matte."""
+    folder = tmp_path_factory.mktemp("duo")
+    make_clip(folder / "duo.mp4", validation_people, E2E, duo_pose)
+    dancer = make_clip(folder / "solo.mp4", validation_people[:1], E2E, duo_pose)
+    blank = np.zeros((E2E.height, E2E.width, 3), np.uint8)
+    bystander = np.stack([paste(blank, validation_people[1], duo_pose(E2E, i / E2E.fps, 1, 2))[1]
+                          for i in range(E2E.frames)])
+    assert not ((dancer > 0) & (bystander > 0)).any(), "apart, so the duo's dancer matte is the solo one"
+    return folder, dancer, bystander
+
+
+def mean_iou(path: Path, truth: np.ndarray) -> float:
+    alpha = read_alpha(path)[:, : truth.shape[1], : truth.shape[2]]
+    assert len(alpha) == len(truth)
+    return float(np.mean([iou(a > 127, t > 0.5) for a, t in zip(alpha, truth)]))
+
+
+def test_main_dancer_matte_is_as_good_as_the_dancer_alone(duo, tmp_path):
+    folder, dancer, _ = duo
+    out = tmp_path / "out"
+    assert main(["process", str(folder / "duo.mp4"), str(folder / "solo.mp4"), "--out", str(out),
+                 "--device", "cpu", "--quiet"]) == 0  # --dancers main is the default
+    duo_iou, solo_iou = mean_iou(out / "mattes" / "duo.mov", dancer), mean_iou(out / "mattes" / "solo.mov", dancer)
+    print(f"main dancer IoU {duo_iou:.4f} with a bystander, {solo_iou:.4f} alone")
+    assert solo_iou > 0.8 and abs(duo_iou - solo_iou) <= 0.02
+    frames = load_frames(out, "duo")
+    assert list(frames["frame"]) == list(range(E2E.frames)) and (frames["dancer"] == 1).all()
+    clips = load_clips(out).set_index("clip")
+    assert clips.loc["duo", "dancers_seen"] == 2 and clips.loc["solo", "dancers_seen"] == 1
+
+
+def test_each_dancer_gets_own_files_and_rows_for_every_frame(duo, tmp_path):
+    folder, dancer, bystander = duo
+    out = tmp_path / "out"
+    assert main(["process", str(folder / "duo.mp4"), "--out", str(out), "--dancers", "each", "--device", "cpu",
+                 "--quiet"]) == 0
+    files = [out / "mattes" / "duo.dancer1.mov", out / "mattes" / "duo.dancer2.mov"]
+    assert sorted((out / "mattes").iterdir()) == files
+    (entry,) = json.loads((out / "manifest.json").read_text())
+    assert entry["outputs"] == [str(f) for f in files]
+    dancer_iou, bystander_iou = mean_iou(files[0], dancer), mean_iou(files[1], bystander)
+    print(f"each: dancer1 IoU {dancer_iou:.4f} vs the dancer, dancer2 IoU {bystander_iou:.4f} vs the bystander")
+    assert dancer_iou > 0.8 and bystander_iou > 0.6
+    assert not read_alpha(files[1])[:8].any(), "frames before the bystander's batch are transparent"
+
+    frames = load_frames(out)
+    assert len(frames) == 2 * E2E.frames
+    for number, rows in frames.groupby("dancer"):
+        assert list(rows["frame"]) == list(range(E2E.frames)), number
+    late = frames[frames["dancer"] == 2].set_index("frame")["person_present"]
+    assert not late[:8].any() and late[16:].all()
+    assert load_clips(out)["dancers_seen"].tolist() == [2]
