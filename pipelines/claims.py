@@ -55,12 +55,13 @@ def exclusive(lock_path: Path) -> Iterator[None]:
 
 
 def pid_alive(pid: int) -> bool:
+    """A process with this pid exists on this host (perhaps one we may not signal)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

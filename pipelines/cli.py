@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,11 +55,13 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_run_flow(args: argparse.Namespace) -> int:
+    if not args.inbox.is_dir():
+        raise UsageError(f"{args.inbox}: not a folder")
+    # ephemeral mode: the temporary server's first start migrates its database, slower than Prefect's 20 s default
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from pipelines.flows import process_folder
     from seg.segmenter import pick_device
 
-    if not args.inbox.is_dir():
-        raise UsageError(f"{args.inbox}: not a folder")
     if not args.use_deployment:  # deployment runs pick their device on the GPU workers
         pick_device(args.device)
     reports = process_folder(args.inbox, args.out, formats=parse_formats(args.format), model=args.model,
@@ -68,7 +71,9 @@ def cmd_run_flow(args: argparse.Namespace) -> int:
 
 def summarise_reports(reports: list[ClipReport], out: Path) -> int:
     """Print the one-line summary; the exit code."""
-    counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
+    from pipelines.run import status_counts
+
+    counts = status_counts(reports)
     print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {out / 'manifest.json'}")
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 

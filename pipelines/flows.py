@@ -33,7 +33,7 @@ from prefect.states import State
 
 from pipelines.discovery import ClipInput, discover
 from pipelines.processor import ProcessSettings
-from pipelines.run import ClipReport, Run, RunSettings, is_transient
+from pipelines.run import ClipReport, Run, RunSettings, is_transient, status_counts
 from seg.models import DEFAULT_MODEL
 from seg.segmenter import SegmenterSettings
 
@@ -62,6 +62,7 @@ def open_run(out: Path, formats: tuple[str, ...], model: str, device: str, batch
 
 
 def retry_when_transient(task: Task, task_run: TaskRun, state: State) -> bool:
+    """Prefect's retry condition: retry only ``is_transient`` errors."""
     return is_transient(state.result(raise_on_failure=False))
 
 
@@ -71,10 +72,18 @@ def scan_inbox(inbox: Path) -> list[ClipInput]:
     return discover([Path(inbox)])
 
 
+def finished_report(run: Run, clip: ClipInput) -> ClipReport | None:
+    """The ledger's report when the clip needs no processing; None also when it cannot be read (processing reports why)."""
+    try:
+        return run.finished(clip, run.key_for(clip))
+    except OSError:
+        return None
+
+
 @task(cache_policy=NO_CACHE)
 def look_up_finished(run: Run, clips: list[ClipInput]) -> dict[str, ClipReport]:
     """Reports of the clips the ledger says need no processing, by clip id."""
-    return {clip.clip_id: done for clip in clips if (done := run.finished(clip, run.key_for(clip))) is not None}
+    return {clip.clip_id: done for clip in clips if (done := finished_report(run, clip)) is not None}
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10, retry_condition_fn=retry_when_transient,
@@ -116,7 +125,7 @@ def publish_report(inbox: Path, reports: list[ClipReport]) -> None:
          "fps": round(r.fps, 1), "outputs": ", ".join(r.outputs)}
         for r in reports
     ]
-    counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
+    counts = status_counts(reports)
     summary = f"{inbox}: {counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed"
     create_table_artifact(rows, key=REPORT_ARTIFACT, description=summary)
     get_run_logger().info(summary)

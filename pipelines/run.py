@@ -63,6 +63,11 @@ class ClipReport:
     note: str | None = None  # why a clip was skipped or not decoded again
 
 
+def status_counts(reports: list[ClipReport]) -> dict[str, int]:
+    """How many clips are ok, skipped and failed."""
+    return {status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "failed")}
+
+
 def one_line(path: Path, exc: BaseException) -> str:
     """A single-line reason that names the file."""
     text = " ".join(str(exc).split()) or type(exc).__name__

@@ -49,7 +49,10 @@ def dead_pid() -> int:
 
 def test_two_processes_at_once_process_each_clip_exactly_once(inbox, tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    no_prefect = tmp_path / "no-prefect" / "prefect"  # `dancematte process` must not import Prefect
+    no_prefect.mkdir(parents=True)
+    (no_prefect / "__init__.py").write_text("raise ImportError('dancematte process imported prefect')\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(no_prefect.parent)}
     command = [str(DANCEMATTE), "process", str(inbox), "--out", str(out), "--device", "cpu", "--quiet"]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=300)[0] for run in runs]

@@ -1,5 +1,6 @@
 """Prefect flows: ``process_folder`` in ephemeral mode, and the flows.yaml deployments on a real local
-server with process workers. Prefect runs offline with a private PREFECT_HOME per test module."""
+server with process workers. Prefect runs offline on one private PREFECT_HOME for this module: the server
+test runs first and leaves a migrated database, which spares the ephemeral server the migrations."""
 
 from __future__ import annotations
 
@@ -30,23 +31,13 @@ from pipelines.video_io import VideoReadError, read_alpha
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = Path(sys.executable).with_name("prefect")
 CLIP_FRAMES = 12
-OFFLINE = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PREFECT_CLI_PROMPT": "false"}
 
 
 @pytest.fixture(scope="module")
-def flows(tmp_path_factory) -> Iterator[ModuleType]:
-    """``pipelines.flows`` with Prefect offline, in ephemeral mode, on a private PREFECT_HOME."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {**OFFLINE, "PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home"))}.items():
-            patch.setenv(name, value)
-        patch.delenv("PREFECT_API_URL", raising=False)
-        from prefect.context import refresh_global_settings_context
-        from prefect.server.api.server import SubprocessASGIServer
-
-        refresh_global_settings_context()
-        yield importlib.import_module("pipelines.flows")
-        SubprocessASGIServer().stop()  # the temporary server, while its PREFECT_HOME and our stdout exist
-    refresh_global_settings_context()
+def prefect_env(tmp_path_factory) -> dict[str, str]:
+    """Offline Prefect settings on a private PREFECT_HOME, for this module only."""
+    return {"PREFECT_HOME": str(tmp_path_factory.mktemp("prefect-home")), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1", "PREFECT_CLI_PROMPT": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +65,132 @@ def by_clip(reports: list[ClipReport]) -> dict[str, ClipReport]:
 
 def mtimes(folder: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+# --- a real server (first: it migrates the module's database) ---------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], timeout_s: float, what: str, logs: list[Path]) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(1)
+    tails = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]) for log in logs)
+    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}\n{tails}")
+
+
+def api_call(api: str, path: str, body: dict | None = None) -> object:
+    request = urllib.request.Request(f"{api}{path}", data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def healthy(api: str) -> bool:
+    try:
+        return api_call(api, "/health") is True
+    except OSError:
+        return False
+
+
+def final_states(api: str, flow_name: str) -> list[str] | None:
+    """The state types of the flow's deployment runs once there is at least one and all have ended, else None."""
+    runs = api_call(api, "/flow_runs/filter", {"flows": {"name": {"any_": [flow_name]}},
+                                               "flow_runs": {"deployment_id": {"is_null_": False}}})
+    states = [run["state_type"] for run in runs]
+    return states if states and set(states) <= {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after 30 s."""
+    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait_s)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.mark.slow
+def test_deployments_on_a_local_server_with_process_workers(prefect_env, good_clips, tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, **prefect_env, "PREFECT_API_URL": api,
+           "DANCEMATTE_DIR": str(REPO), "PREFECT_WORKER_QUERY_SECONDS": "2", "OMP_NUM_THREADS": "1"}
+    logs: list[Path] = []
+    started: list[subprocess.Popen] = []
+
+    def start(name: str, *args: str) -> None:
+        log = tmp_path / f"{name}.log"
+        logs.append(log)
+        with log.open("w") as f:
+            started.append(subprocess.Popen([str(PREFECT), *args], env=env, cwd=tmp_path, stdout=f,
+                                            stderr=subprocess.STDOUT, start_new_session=True))
+
+    def prefect(*args: str, cwd: Path = tmp_path) -> None:
+        result = subprocess.run([str(PREFECT), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+
+    deployments = yaml.safe_load((REPO / "flows.yaml").read_text())
+    for deployment in deployments["deployments"]:
+        for schedule in deployment.get("schedules", []):
+            schedule["active"] = False  # only the run triggered below
+    prefect_file = tmp_path / "flows.yaml"
+    prefect_file.write_text(yaml.safe_dump(deployments))
+    out = tmp_path / "out"
+    try:
+        start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
+        wait_until(lambda: healthy(api), 180, "the server's health check", logs)
+        for pool in ("cpu", "gpu"):
+            prefect("work-pool", "create", pool, "--type", "process")
+        prefect("gcl", "create", "gpu", "--limit", "1")
+        prefect("deploy", "--prefect-file", str(prefect_file), "--all", cwd=REPO)
+        for pool in ("cpu", "gpu"):
+            start(f"worker-{pool}", "worker", "start", "--pool", pool, "--type", "process")
+        prefect("deployment", "run", "process-folder/scan-inbox", "--param", f"inbox={good_clips}", "--param", f"out={out}")
+        assert wait_until(lambda: final_states(api, "process-folder"), 300, "the scan-inbox run", logs) == ["COMPLETED"]
+        assert final_states(api, "process-clip") == ["COMPLETED", "COMPLETED"]
+        for seed in range(2):
+            assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == CLIP_FRAMES
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert [(e["clip"], e["status"]) for e in manifest] == [("clip0", "ok"), ("clip1", "ok")]
+    finally:
+        for process in reversed(started):  # workers first, while the server still answers
+            stop(process)
+
+
+# --- ephemeral mode ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flows(prefect_env) -> Iterator[ModuleType]:
+    """``pipelines.flows`` in ephemeral mode (no PREFECT_API_URL)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in prefect_env.items():
+            patch.setenv(name, value)
+        patch.delenv("PREFECT_API_URL", raising=False)
+        from prefect.context import refresh_global_settings_context
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+        from prefect.server.api.server import SubprocessASGIServer
+
+        refresh_global_settings_context()
+        yield importlib.import_module("pipelines.flows")
+        # send queued logs and events, then stop the temporary server while its PREFECT_HOME still exists
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
+        SubprocessASGIServer().stop()
+    refresh_global_settings_context()
 
 
 def test_process_folder_processes_new_clips_reports_broken_ones_and_skips_finished(flows, inbox, tmp_path, monkeypatch):
@@ -125,120 +242,20 @@ def test_transient_errors_are_retried_unreadable_clips_are_not(flows, inbox, tmp
     assert (reports["broken"].status, calls["broken.mp4"]) == ("failed", 1)
 
 
+def read_error_caused_by(cause: BaseException) -> VideoReadError:
+    error = VideoReadError("x.mp4: cannot read")
+    error.__cause__ = cause
+    return error
+
+
 @pytest.mark.parametrize(
     "error, transient",
-    [(OSError(errno.EIO, "I/O error"), True), (VideoReadError("x.mp4: not a video file"), False), (ValueError("bug"), False)],
+    [
+        (OSError(errno.EIO, "I/O error"), True),
+        (read_error_caused_by(OSError(errno.EIO, "I/O error")), True),  # e.g. a network mount went away
+        (VideoReadError("x.mp4: not a video file"), False),
+        (ValueError("a bug"), False),
+    ],
 )
-def test_transient_errors(error: Exception, transient: bool):
+def test_only_transient_errors_are_retried(error: Exception, transient: bool):
     assert is_transient(error) is transient
-
-
-def test_read_error_caused_by_io_is_transient():
-    try:
-        try:
-            raise OSError(errno.EIO, "I/O error")
-        except OSError as cause:
-            raise VideoReadError("x.mp4: I/O error") from cause
-    except VideoReadError as error:
-        assert is_transient(error)
-
-
-# --- a real server ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(check: Callable[[], object], timeout_s: float, what: str, logs: list[Path]) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(1)
-    tails = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]) for log in logs)
-    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}\n{tails}")
-
-
-def api_call(api: str, path: str, body: dict | None = None) -> object:
-    request = urllib.request.Request(f"{api}{path}", data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def healthy(api: str) -> bool:
-    try:
-        return api_call(api, "/health") is True
-    except OSError:
-        return False
-
-
-def final_states(api: str, flow_name: str) -> list[str] | None:
-    """The state types of the flow's runs once there is at least one and all have ended, else None."""
-    runs = api_call(api, "/flow_runs/filter", {"flows": {"name": {"any_": [flow_name]}}})
-    states = [run["state_type"] for run in runs]
-    return states if states and set(states) <= {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL it if it is still there after 30 s."""
-    for sig, wait_s in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=wait_s)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-@pytest.mark.slow
-def test_deployments_on_a_local_server_with_process_workers(good_clips, tmp_path):
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, **OFFLINE, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": api,
-           "DANCEMATTE_DIR": str(REPO), "PREFECT_WORKER_QUERY_SECONDS": "2", "OMP_NUM_THREADS": "1"}
-    logs: list[Path] = []
-    started: list[subprocess.Popen] = []
-
-    def start(name: str, *args: str) -> None:
-        log = tmp_path / f"{name}.log"
-        logs.append(log)
-        with log.open("w") as f:
-            started.append(subprocess.Popen([str(PREFECT), *args], env=env, cwd=tmp_path, stdout=f,
-                                            stderr=subprocess.STDOUT, start_new_session=True))
-
-    def prefect(*args: str, cwd: Path = tmp_path) -> None:
-        result = subprocess.run([str(PREFECT), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180)
-        assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-
-    deployments = yaml.safe_load((REPO / "flows.yaml").read_text())
-    for deployment in deployments["deployments"]:
-        for schedule in deployment.get("schedules", []):
-            schedule["active"] = False  # only the run triggered below
-    prefect_file = tmp_path / "flows.yaml"
-    prefect_file.write_text(yaml.safe_dump(deployments))
-    out = tmp_path / "out"
-    try:
-        start("server", "server", "start", "--host", "127.0.0.1", "--port", str(port))
-        wait_until(lambda: healthy(api), 180, "the server's health check", logs)
-        for pool in ("cpu", "gpu"):
-            prefect("work-pool", "create", pool, "--type", "process")
-        prefect("gcl", "create", "gpu", "--limit", "1")
-        prefect("deploy", "--prefect-file", str(prefect_file), "--all", cwd=REPO)
-        for pool in ("cpu", "gpu"):
-            start(f"worker-{pool}", "worker", "start", "--pool", pool, "--type", "process")
-        prefect("deployment", "run", "process-folder/scan-inbox", "--param", f"inbox={good_clips}", "--param", f"out={out}")
-        assert wait_until(lambda: final_states(api, "process-folder"), 300, "the scan-inbox run", logs) == ["COMPLETED"]
-        assert final_states(api, "process-clip") == ["COMPLETED", "COMPLETED"]
-        for seed in range(2):
-            assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == CLIP_FRAMES
-        manifest = json.loads((out / "manifest.json").read_text())
-        assert [(e["clip"], e["status"]) for e in manifest] == [("clip0", "ok"), ("clip1", "ok")]
-    finally:
-        for process in reversed(started):  # workers first, while the server still answers
-            stop(process)
