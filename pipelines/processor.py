@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -35,6 +36,7 @@ class ProcessSettings:
     queue_depth: int = 3
     writer: WriterSettings = field(default_factory=WriterSettings)
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
+    flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
 
     def __post_init__(self) -> None:
         if self.dancers not in DANCER_MODES:
@@ -46,6 +48,7 @@ class SegmentedBatch:
     frames: FrameBatch
     layers: list[DancerLayer]  # (N, h, w) float32 mattes at network resolution, one per output
     alphas: list[np.ndarray]  # (N, H, W) uint8 the layers' mattes at display resolution
+    grey: np.ndarray | None  # (N, h, w) uint8 frames at network resolution, for optical flow
 
 
 @dataclass(frozen=True)
@@ -77,18 +80,20 @@ class ClipProcessor:
             smoother = self.refiner.temporal()
             tracker = DancerTracker()
 
-            def segment(batch: FrameBatch) -> tuple[FrameBatch, np.ndarray]:
-                return batch, self.segmenter.probabilities(self.segmenter.resize_for_network(batch.rgb))
+            def segment(batch: FrameBatch) -> tuple[FrameBatch, np.ndarray, np.ndarray | None]:
+                small = self.segmenter.resize_for_network(batch.rgb)
+                grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
+                return batch, self.segmenter.probabilities(small), grey
 
-            def refine(item: tuple[FrameBatch, np.ndarray]) -> SegmentedBatch:
-                batch, probs = item
+            def refine(item: tuple[FrameBatch, np.ndarray, np.ndarray | None]) -> SegmentedBatch:
+                batch, probs, grey = item
                 low_res = self.refiner.clean(smoother(probs))
                 layers = tracker.update(low_res, batch.times_s).layers(low_res, settings.dancers)
                 alphas = [self.refiner.upsample(layer.matte, batch.rgb) for layer in layers]
-                return SegmentedBatch(batch, layers, alphas)
+                return SegmentedBatch(batch, layers, alphas, grey)
 
             def write(item: SegmentedBatch) -> None:
-                outputs.write(item.frames, item.layers, item.alphas)
+                outputs.write(item.frames, item.layers, item.alphas, item.grey)
                 bar.update(len(item.frames.index))
 
             try:

@@ -99,6 +99,7 @@ def output_settings(settings: RunSettings) -> dict:
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
+        "flow": settings.process.flow,
     }
 
 
@@ -178,6 +179,7 @@ class Run:
             "clip": clip.clip_id, "source": str(clip.path), "frames": result.frames, "fps": float(info.fps),
             "width": info.width, "height": info.height, "duration_s": info.duration_s,
             "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
+            "settings": json.dumps(self.settings_key, sort_keys=True, default=str),
             **summarise(result.stats, result.dancers_seen),
         }
         with exclusive(out / ".clips.parquet.flock"):  # read-modify-write shared with other runs

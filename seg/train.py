@@ -237,7 +237,7 @@ tags: [person-segmentation, dancematte]
   images; validation = numeric stems divisible by 10), SHA-256 of the data `{record['data_hash']}`.
 - Augmentation: background replacement with real person-free strips of the photos and procedural clutter, scale/crop/rotation/mirror, colour and light jitter,
   Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
-- Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW one-cycle lr {s['lr']}, seed {s['seed']},
+- Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW, linear warm-up then cosine decay from lr {s["lr"]}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
 - Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']}`
 - Validation (CCP split, masks at their own resolution, threshold 0.5): IoU {last.get('val_iou', float('nan')):.4f}, Dice {last.get('val_dice', float('nan')):.4f}.
