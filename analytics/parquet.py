@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analytics.atomic import write_with
 from analytics.schema import CLIP_COLUMNS, FRAME_FILE_SCHEMA, PARTITION_COLUMN, arrow_schema
 
 _ESCAPED_IN_PARTITION = set('%/\\=:*?"<>|')
@@ -31,7 +31,7 @@ def write_frame_table(df: pd.DataFrame, stats_dir: Path, clip: str) -> Path:
         raise ValueError(f"frame table holds rows of clips other than {clip!r}")
     table = pa.Table.from_pandas(df[FRAME_FILE_SCHEMA.names], schema=FRAME_FILE_SCHEMA, preserve_index=False)
     path = partition_dir(stats_dir, clip) / "part-0.parquet"
-    _write_atomically(table.replace_schema_metadata(FRAME_FILE_SCHEMA.metadata), path)
+    write_with(path, partial(pq.write_table, table.replace_schema_metadata(FRAME_FILE_SCHEMA.metadata)))
     return path
 
 
@@ -54,25 +54,5 @@ def write_clip_table(rows: list[dict], path: Path) -> Path:
     schema = arrow_schema(tuple(documented))
     for field in schema:
         table = table.set_column(table.schema.get_field_index(field.name), field, table[field.name].cast(field.type))
-    _write_atomically(table.replace_schema_metadata(schema.metadata), path)
+    write_with(path, partial(pq.write_table, table.replace_schema_metadata(schema.metadata)))
     return path
-
-
-def _write_atomically(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to a hidden temp file beside ``path``, fsync it, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temp, "xb") as file:
-            pq.write_table(table, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

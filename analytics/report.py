@@ -9,9 +9,7 @@ CSV (``analytics.engagement``), the rank correlations of the movement features w
 from __future__ import annotations
 
 import html
-import os
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import av
 import numpy as np
 import pandas as pd
 
+from analytics.atomic import write_atomic
 from analytics.beats import clip_beat_alignment
 from analytics.engagement import (
     MIN_CLIPS_FOR_EVIDENCE,
@@ -102,7 +101,7 @@ def write_report(out_dir: Path, engagement_csv: Path | None = None, report_path:
         f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
     path = Path(report_path) if report_path is not None else out_dir / REPORT_FILENAME
-    _write_atomically(path, page.encode("utf-8"))
+    write_atomic(path, page)
     return path
 
 
@@ -253,17 +252,3 @@ def _number(value: float, digits: int = 3) -> str:
 
 def _text(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temp, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
+
+from analytics.atomic import write_atomic
 
 
 def file_digest(path: Path) -> str:
@@ -25,19 +25,6 @@ def fingerprint(content_hash: str, settings: dict) -> str:
     """Content hash + canonical JSON of the output-shaping settings."""
     return hashlib.sha256((content_hash + json.dumps(settings, sort_keys=True, default=str)).encode()).hexdigest()
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` under a temporary name in the same folder, fsync, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex}")
-    try:
-        with tmp.open("w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class Ledger:

@@ -32,7 +32,8 @@ from tqdm import tqdm
 from analytics import summarise, write_clip_table, write_frame_table
 from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive
 from pipelines.discovery import ClipInput, discover
-from pipelines.ledger import Ledger, file_digest, fingerprint, write_atomic
+from analytics.atomic import write_atomic
+from pipelines.ledger import Ledger, file_digest, fingerprint
 from pipelines.processor import ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError
 from pipelines.writers import WriteError

@@ -36,3 +36,16 @@ def dance_clip(tmp_path_factory, validation_people):
     path = tmp_path_factory.mktemp("clips") / "dancer one.mp4"
     truth = make_clip(path, validation_people[:1], SyntheticClipSpec(width=180, height=320, frames=24, fps=12, seed=3))
     return path, truth
+
+
+TINY_CLIP_FRAMES = 12
+
+
+def make_tiny_clips(folder: Path, count: int) -> Path:
+    """``count`` tiny clips (90x160, 12 frames at 12 fps) named clip0.mp4, clip1.mp4, ... in ``folder``."""
+    from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
+
+    for seed in range(count):
+        spec = SyntheticClipSpec(width=90, height=160, frames=TINY_CLIP_FRAMES, fps=12, seed=seed)
+        make_clip(folder / f"clip{seed}.mp4", [procedural_person(seed=seed)], spec)
+    return folder

@@ -18,22 +18,18 @@ import pytest
 from pipelines.claims import ClaimHeldError, ClaimOwner, Claims
 from pipelines.discovery import ClipInput
 from pipelines.run import Run, RunSettings
-from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import read_alpha
 from seg.segmenter import SegmenterSettings
+from conftest import TINY_CLIP_FRAMES, make_tiny_clips
 
 DANCEMATTE = Path(sys.executable).with_name("dancematte")
-CLIP_FRAMES = 12
 
 
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory) -> Path:
     """Three tiny clips (90x160, 12 frames)."""
     folder = tmp_path_factory.mktemp("inbox")
-    for seed in range(3):
-        spec = SyntheticClipSpec(width=90, height=160, frames=CLIP_FRAMES, fps=12, seed=seed)
-        make_clip(folder / f"clip{seed}.mp4", [procedural_person(seed=seed)], spec)
-    return folder
+    return make_tiny_clips(folder, 3)
 
 
 def write_claim(claims: Claims, clip_id: str, owner: ClaimOwner) -> None:
@@ -63,10 +59,10 @@ def test_two_processes_at_once_process_each_clip_exactly_once(inbox, tmp_path):
     for seed in range(3):
         record = json.loads((out / "state" / f"clip{seed}.json").read_text())["report"]
         assert record["status"] == "ok"
-        assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == CLIP_FRAMES
+        assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == TINY_CLIP_FRAMES
     clips = pd.read_parquet(out / "clips.parquet")
     assert sorted(clips["clip"]) == ["clip0", "clip1", "clip2"]  # no lost update of the shared table
-    assert len(pd.read_parquet(out / "stats")) == 3 * CLIP_FRAMES
+    assert len(pd.read_parquet(out / "stats")) == 3 * TINY_CLIP_FRAMES
 
 
 def test_claim_is_exclusive_and_released(tmp_path):

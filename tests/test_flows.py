@@ -23,14 +23,13 @@ from types import ModuleType
 import pytest
 import yaml
 
+from conftest import TINY_CLIP_FRAMES, make_tiny_clips
 from pipelines.processor import ClipProcessor
 from pipelines.run import ClipReport, is_transient
-from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import VideoReadError, read_alpha
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT = Path(sys.executable).with_name("prefect")
-CLIP_FRAMES = 12
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +43,7 @@ def prefect_env(tmp_path_factory) -> dict[str, str]:
 def good_clips(tmp_path_factory) -> Path:
     """Two tiny clips (90x160, 12 frames)."""
     folder = tmp_path_factory.mktemp("good")
-    for seed in range(2):
-        spec = SyntheticClipSpec(width=90, height=160, frames=CLIP_FRAMES, fps=12, seed=seed)
-        make_clip(folder / f"clip{seed}.mp4", [procedural_person(seed=seed)], spec)
-    return folder
+    return make_tiny_clips(folder, 2)
 
 
 @pytest.fixture()
@@ -161,7 +157,7 @@ def test_deployments_on_a_local_server_with_process_workers(prefect_env, good_cl
         assert wait_until(lambda: final_states(api, "process-folder"), 300, "the scan-inbox run", logs) == ["COMPLETED"]
         assert final_states(api, "process-clip") == ["COMPLETED", "COMPLETED"]
         for seed in range(2):
-            assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == CLIP_FRAMES
+            assert read_alpha(out / "mattes" / f"clip{seed}.mov").shape[0] == TINY_CLIP_FRAMES
         manifest = json.loads((out / "manifest.json").read_text())
         assert [(e["clip"], e["status"]) for e in manifest] == [("clip0", "ok"), ("clip1", "ok")]
     finally:
@@ -200,7 +196,7 @@ def test_process_folder_processes_new_clips_reports_broken_ones_and_skips_finish
     first = by_clip(flows.process_folder(inbox, out, device="cpu"))
     assert {c: r.status for c, r in first.items()} == {"broken": "failed", "clip0": "ok", "clip1": "ok"}
     assert first["broken"].error == "broken.mp4: not a video file"
-    assert first["clip0"].frames == CLIP_FRAMES and first["clip0"].fps > 0
+    assert first["clip0"].frames == TINY_CLIP_FRAMES and first["clip0"].fps > 0
     assert first["clip0"].outputs == [str(out / "mattes" / "clip0.mov")]
     rows = json.loads(Artifact.get(flows.REPORT_ARTIFACT).data)
     assert [(r["clip"], r["status"], r["error"]) for r in rows] == [
@@ -220,7 +216,7 @@ def test_process_folder_processes_new_clips_reports_broken_ones_and_skips_finish
     third = by_clip(flows.process_folder(inbox, out, formats=("prores", "luma"), device="cpu"))
     assert {c: r.status for c, r in third.items()} == {"broken": "failed", "clip0": "ok", "clip1": "ok"}
     assert third["broken"].note is None  # decoded again
-    assert read_alpha(out / "mattes" / "clip1.mov").shape[0] == CLIP_FRAMES
+    assert read_alpha(out / "mattes" / "clip1.mov").shape[0] == TINY_CLIP_FRAMES
     assert (out / "mattes" / "clip1.luma.mp4").stat().st_size > 0
 
 
