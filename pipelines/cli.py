@@ -46,7 +46,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = RunSettings(
         out=args.out,
         process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer,
-                                dancers=args.dancers, flow=args.flow),
+                                dancers=args.dancers, flow=args.flow, timeout_s=args.timeout or None,
+                                max_duration_s=args.max_duration or None, max_long_side=args.max_size or None),
         segmenter=SegmenterSettings(model=args.model, device=args.device),
         show_progress=not args.quiet,
         stale_claim_s=args.stale_claims_after,
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="main (default): only the main dancer; all: everyone; each: one matte per dancer")
     p.add_argument("--flow", action="store_true",
                    help="also compute flow_magnitude (optical flow inside the body; about 13 ms a frame on 2 cores)")
+    p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS", help="per-clip time limit (default 3600; 0: none)")
+    p.add_argument("--max-duration", type=float, default=1800, metavar="SECONDS",
+                   help="refuse longer clips (default 1800; 0: none)")
+    p.add_argument("--max-size", type=int, default=4096, metavar="PIXELS",
+                   help="refuse clips whose long side is larger (default 4096; 0: none)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=cmd_process)
 

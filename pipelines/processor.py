@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipelines.outputs import ClipOutputs
-from pipelines.stages import run_pipeline
+from pipelines.stages import StageTimeoutError, run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
 from pipelines.writers import WriterSettings
 from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancersModeError
@@ -37,10 +37,25 @@ class ProcessSettings:
     writer: WriterSettings = field(default_factory=WriterSettings)
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
     flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
+    timeout_s: float | None = 3600.0  # per clip; None: no limit
+    max_duration_s: float | None = 1800.0  # longer clips are refused; None: no limit
+    max_long_side: int | None = 4096  # larger pictures are refused (4K UHD passes); None: no limit
 
     def __post_init__(self) -> None:
         if self.dancers not in DANCER_MODES:
             raise UnknownDancersModeError(self.dancers)
+
+
+class ClipLimitError(Exception):
+    """The clip exceeds a configured limit (duration, resolution or processing time); names the file."""
+
+
+def check_limits(info: ClipInfo, settings: ProcessSettings) -> None:
+    name = info.path.name
+    if settings.max_duration_s is not None and info.duration_s > settings.max_duration_s:
+        raise ClipLimitError(f"{name}: {info.duration_s:.0f} s is longer than the limit of {settings.max_duration_s:.0f} s (--max-duration)")
+    if settings.max_long_side is not None and max(info.width, info.height) > settings.max_long_side:
+        raise ClipLimitError(f"{name}: {info.width}x{info.height} is larger than the limit of {settings.max_long_side} px (--max-size)")
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class ClipProcessor:
         settings = self.settings
         with ClipReader(path, batch_size=settings.batch_size) as reader:
             info = reader.info
+            check_limits(info, settings)
             outputs = ClipOutputs(info, out_dir, clip_id, settings.formats, settings.writer)
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
             smoother = self.refiner.temporal()
@@ -97,8 +113,11 @@ class ClipProcessor:
                 bar.update(len(item.frames.index))
 
             try:
-                run_pipeline(reader, [segment, refine, write], depth=settings.queue_depth)
+                run_pipeline(reader, [segment, refine, write], depth=settings.queue_depth, timeout_s=settings.timeout_s)
                 written = outputs.close()
+            except StageTimeoutError:
+                outputs.abort()
+                raise ClipLimitError(f"{path.name}: not finished within the limit of {settings.timeout_s:.0f} s (--timeout)") from None
             except BaseException:
                 outputs.abort()
                 raise

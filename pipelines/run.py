@@ -34,7 +34,7 @@ from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, excl
 from pipelines.discovery import ClipInput, discover
 from analytics.atomic import write_atomic
 from pipelines.ledger import Ledger, file_digest, fingerprint
-from pipelines.processor import ClipProcessor, ProcessSettings
+from pipelines.processor import ClipLimitError, ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
@@ -72,7 +72,7 @@ def status_counts(reports: list[ClipReport]) -> dict[str, int]:
 def one_line(path: Path, exc: BaseException) -> str:
     """A single-line reason that names the file."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (VideoReadError, WriteError)):
+    if isinstance(exc, (VideoReadError, WriteError, ClipLimitError)):
         return text if path.name in text else f"{path.name}: {text}"
     if isinstance(exc, OSError):
         return f"{path.name}: {exc.strerror or text}"

@@ -1,17 +1,24 @@
 """Run stages on threads joined by bounded queues, so memory stays flat and stages overlap.
 
 A stage is a callable taking an item and returning an item (or ``None`` for a sink). An
-exception in any stage stops the whole line and is re-raised in the caller's thread.
+exception in any stage stops the whole line and is re-raised in the caller's thread, and
+so is ``StageTimeoutError`` when the line outlives its time limit: the caller waits on
+queues with a deadline, so a stage stuck inside a decoder or encoder cannot hang the run.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 _DONE = object()
+
+
+class StageTimeoutError(Exception):
+    """The stages did not finish within the time limit."""
 
 
 class _Failure:
@@ -39,11 +46,13 @@ def _put(out: queue.Queue, item: Any, stop: threading.Event) -> None:
             continue
 
 
-def _drain(inbox: queue.Queue, stop: threading.Event) -> Iterator[Any]:
+def _drain(inbox: queue.Queue, stop: threading.Event, deadline: float | None = None) -> Iterator[Any]:
     while not stop.is_set():
         try:
             item = inbox.get(timeout=0.1)
         except queue.Empty:
+            if deadline is not None and time.monotonic() > deadline:
+                raise StageTimeoutError from None
             continue
         if item is _DONE:
             return
@@ -52,17 +61,19 @@ def _drain(inbox: queue.Queue, stop: threading.Event) -> Iterator[Any]:
         yield item
 
 
-def run_pipeline(source: Iterable[Any], stages: list[Callable[[Any], Any]], depth: int = 4) -> None:
-    """Feed ``source`` through ``stages`` in order, each on its own thread but the last.
+def run_pipeline(
+    source: Iterable[Any], stages: list[Callable[[Any], Any]], depth: int = 4, timeout_s: float | None = None
+) -> None:
+    """Feed ``source`` through ``stages`` in order, the source and each stage on its own thread.
 
-    The source runs on a thread; every stage but the last runs on a thread; the last
-    stage runs in the calling thread. Queues between them hold at most ``depth`` items.
+    Queues between them hold at most ``depth`` items; the caller waits for the last stage,
+    at most ``timeout_s`` seconds when given.
     """
     stop = threading.Event()
-    threads: list[threading.Thread] = []
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     inbox: queue.Queue = queue.Queue(maxsize=depth)
-    threads.append(threading.Thread(target=_produce, args=(source, inbox, stop), daemon=True))
-    for stage in stages[:-1]:
+    threads = [threading.Thread(target=_produce, args=(source, inbox, stop), daemon=True)]
+    for stage in stages:
         outbox: queue.Queue = queue.Queue(maxsize=depth)
         mapped = map(stage, _drain(inbox, stop))
         threads.append(threading.Thread(target=_produce, args=(mapped, outbox, stop), daemon=True))
@@ -70,9 +81,9 @@ def run_pipeline(source: Iterable[Any], stages: list[Callable[[Any], Any]], dept
     for thread in threads:
         thread.start()
     try:
-        for item in _drain(inbox, stop):
-            stages[-1](item)
+        for _ in _drain(inbox, stop, deadline):
+            pass
     finally:
         stop.set()
         for thread in threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1)
