@@ -12,7 +12,7 @@ import os
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from seg.composite import Person
 from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
 from seg.metrics import dice, iou
 from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, save_model
-from seg.segmenter import IMAGENET_MEAN, IMAGENET_STD, Segmenter, cpu_has_native_bf16, pick_device
+from seg.segmenter import IMAGENET_MEAN, IMAGENET_STD, Segmenter, SegmenterSettings, cpu_has_native_bf16, pick_device
 
 
 class TrainingError(Exception):
@@ -115,7 +115,7 @@ class BatchMaker:
 
 def validate(model: torch.nn.Module, people: list[Person], long_side: int, device: str) -> dict[str, float]:
     """Mean IoU and Dice on the validation people at their own mask resolution."""
-    segmenter = Segmenter(model=model, settings=_segmenter_settings(device, long_side))
+    segmenter = Segmenter(model=model, settings=SegmenterSettings(device=device, long_side=long_side))
     ious, dices = [], []
     for person in people:
         pred = segmenter(person.rgb[None])[0] > 0.5
@@ -124,12 +124,6 @@ def validate(model: torch.nn.Module, people: list[Person], long_side: int, devic
         dices.append(dice(pred, truth))
     model.train()
     return {"val_iou": float(np.mean(ious)), "val_dice": float(np.mean(dices))}
-
-
-def _segmenter_settings(device: str, long_side: int):
-    from seg.segmenter import SegmenterSettings
-
-    return SegmenterSettings(device=device, long_side=long_side)
 
 
 def atomic_torch_save(obj: dict, path: Path) -> None:
