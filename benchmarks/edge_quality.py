@@ -43,7 +43,7 @@ def main() -> None:
             ("bilinear", bilinear_upsample(prob, person.rgb)),
             ("edge-aware", guided_upsample(prob, person.rgb, settings.guide_radius, settings.guide_eps)),
         ):
-            pred = matte > 0.5
+            pred = matte >= 128  # uint8 alpha
             scores[name].append((iou(pred, truth), boundary_f(pred, truth), boundary_f(pred, truth, tolerance=2)))
     for name, values in scores.items():
         v = np.array(values)

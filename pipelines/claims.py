@@ -8,6 +8,9 @@ its pid is gone, or when it is older than ``stale_after_s`` (owners on other hos
 probed, so age is the only test for them). Recovery and release run under one exclusive
 ``flock``, so two runs that find the same stale claim never both take it over, and an owner
 never deletes a claim that was recovered from it and taken by another run.
+
+A run killed mid-write leaves hidden partial files (never final names); ``remove_abandoned_partials``
+deletes those whose writer was on this host and is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -22,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from analytics.atomic import HOST_TAG, partial_writer
 
 DEFAULT_STALE_AFTER_S = 3600.0
 
@@ -63,6 +69,21 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         pass
     return True
+
+
+def remove_abandoned_partials(folder: Path) -> list[Path]:
+    """Delete the partial files and folders under ``folder`` left by dead processes on this host."""
+    removed = []
+    for path in sorted(folder.rglob(".*.partial-*"), reverse=True):  # deepest first
+        writer = partial_writer(path)
+        if writer is None or writer[0] != HOST_TAG or pid_alive(writer[1]):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 class Claims:

@@ -86,6 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         images=args.images, masks=args.masks, out=args.out, arch=args.arch, encoder=args.encoder,
         long_side=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
+        init=args.init,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that crosses this many minutes")
+    t.add_argument("--init", help="saved model (name or folder) whose tensors with matching names and shapes start the run")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")
@@ -189,15 +191,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from pipelines.discovery import InputError
+    from pipelines.run import OutputFolderError
+    from pipelines.video_io import error_reason
     from seg.models import ModelNotFoundError
     from seg.segmenter import DeviceError
     from seg.train import TrainingError
 
     try:
         return args.handler(args)
-    except (UsageError, InputError, ModelNotFoundError, DeviceError, TrainingError) as exc:
+    except (UsageError, InputError, ModelNotFoundError, DeviceError, TrainingError, OutputFolderError) as exc:
         print(f"dancematte: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # e.g. the disk fills up while the manifest is written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dancematte: error: {where}{error_reason(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("dancematte: interrupted", file=sys.stderr)
         return 130

@@ -52,13 +52,16 @@ def gpu_slot() -> AbstractContextManager[None]:
 
 
 def open_run(out: Path, formats: tuple[str, ...], model: str, device: str, batch_size: int) -> Run:
+    """A Run on ``out`` with the flow's settings, checked writable and cleared of partial files left by killed runs."""
     settings = RunSettings(
         out=Path(out),
         process=ProcessSettings(formats=tuple(formats), batch_size=batch_size),
         segmenter=SegmenterSettings(model=model, device=device),
         show_progress=False,
     )
-    return Run(settings, gpu_slot=gpu_slot)
+    run = Run(settings, gpu_slot=gpu_slot)
+    run.prepare_output()
+    return run
 
 
 def retry_when_transient(task: Task, task_run: TaskRun, state: State) -> bool:

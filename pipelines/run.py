@@ -30,12 +30,12 @@ import torch
 from tqdm import tqdm
 
 from analytics import summarise, write_clip_table, write_frame_table
-from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive
+from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive, remove_abandoned_partials
 from pipelines.discovery import ClipInput, discover
-from analytics.atomic import write_atomic
+from analytics.atomic import partial_path, write_atomic
 from pipelines.ledger import Ledger, file_digest, fingerprint
 from pipelines.processor import ClipLimitError, ClipProcessor, ProcessSettings
-from pipelines.video_io import VideoReadError
+from pipelines.video_io import VideoReadError, error_reason
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
 from seg.refine import RefineSettings
@@ -75,8 +75,23 @@ def one_line(path: Path, exc: BaseException) -> str:
     if isinstance(exc, (VideoReadError, WriteError, ClipLimitError)):
         return text if path.name in text else f"{path.name}: {text}"
     if isinstance(exc, OSError):
-        return f"{path.name}: {exc.strerror or text}"
+        return f"{path.name}: {error_reason(exc)}"
     return f"{path.name}: internal error ({type(exc).__name__}: {text})"
+
+
+class OutputFolderError(Exception):
+    """The output folder cannot be created or written to (a problem of the run, not of a clip)."""
+
+
+def require_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check that files can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        test_file = partial_path(folder / "write-test")
+        test_file.touch(exist_ok=False)
+        test_file.unlink()
+    except OSError as exc:
+        raise OutputFolderError(f"{folder}: output folder not writable ({error_reason(exc)})") from None
 
 
 def unreadable_content(exc: BaseException) -> bool:
@@ -192,7 +207,7 @@ class Run:
 
     def run(self, inputs: list[Path]) -> list[ClipReport]:
         clips = discover(inputs)
-        self.settings.out.mkdir(parents=True, exist_ok=True)
+        self.prepare_output()
         reports: list[ClipReport] = []
         bar = tqdm(clips, desc="clips", unit="clip", disable=not self.settings.show_progress)
         for clip in bar:
@@ -202,6 +217,13 @@ class Run:
             reports.append(report)
             self.write_manifest(reports)
         return reports
+
+    def prepare_output(self) -> None:
+        """Check the output folder is writable; delete partial files that killed runs (on this host) left in it."""
+        require_writable(self.settings.out)
+        leftovers = remove_abandoned_partials(self.settings.out)
+        if leftovers and self.settings.show_progress:
+            tqdm.write(f"removed {len(leftovers)} partial file(s) left by an interrupted run")
 
     def write_manifest(self, reports: list[ClipReport]) -> None:
         entries = [asdict(r) for r in reports]

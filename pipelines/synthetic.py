@@ -28,6 +28,7 @@ from seg.composite import Person, Placement, paste, procedural_background
 BAR_S = 2.0
 AUDIO_RATE = 48_000
 AUDIO_FRAME = 1024
+CLICK_OFFSET_S = 0.5  # first click of ``SyntheticClipSpec.click_every_s``
 TICKS_PER_FRAME = 1000  # video time base is 1 / (fps * TICKS_PER_FRAME)
 
 
@@ -51,6 +52,7 @@ class SyntheticClipSpec:
     codec: str = "libx264"
     pix_fmt: str = "yuv420p"
     seed: int = 0
+    click_every_s: float = 0.0  # > 0: a full-scale 2 ms click on the tone at 0.5 s and every this many seconds
 
 
 def procedural_person(height: int = 160, width: int = 80, seed: int = 0) -> Person:
@@ -119,7 +121,7 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pos
         video.codec_context.flags |= Flags.frame_duration  # keep the exact (VFR) frame durations
         if quarter_turns:
             video.set_display_rotation(-spec.rotation)  # PyAV takes counter-clockwise degrees
-        audio = _SineTone(container.add_stream("aac", rate=AUDIO_RATE, layout="mono"), end_s) if spec.audio else None
+        audio = _SineTone(container.add_stream("aac", rate=AUDIO_RATE, layout="mono"), end_s, spec.click_every_s) if spec.audio else None
         for i, tick in enumerate(pts):
             t = float(tick * time_base)
             progress = i / max(spec.frames - 1, 1)
@@ -142,10 +144,11 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pos
 
 @dataclass
 class _SineTone:
-    """A 440 Hz AAC tone, encoded in step with the video so the file stays interleaved."""
+    """A 440 Hz AAC tone (with clicks, see ``click_times``), encoded in step with the video so the file stays interleaved."""
 
     stream: av.audio.stream.AudioStream
     end_s: float
+    click_every_s: float = 0.0
     next_sample: int = 0
 
     def encode_until(self, t: float) -> Iterator[av.Packet]:
@@ -154,7 +157,11 @@ class _SineTone:
         while self.next_sample < stop:
             count = min(AUDIO_FRAME, stop - self.next_sample)
             times = (self.next_sample + np.arange(count)) / AUDIO_RATE
-            samples = (0.3 * np.sin(2 * np.pi * 440 * times)).astype(np.float32)[None]
+            samples = 0.3 * np.sin(2 * np.pi * 440 * times)
+            if self.click_every_s:
+                since_click = (times - CLICK_OFFSET_S) % self.click_every_s
+                samples[(times >= CLICK_OFFSET_S) & (since_click < 0.002)] = 0.95
+            samples = samples.astype(np.float32)[None]
             frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
             frame.sample_rate, frame.pts = AUDIO_RATE, self.next_sample
             self.next_sample += count

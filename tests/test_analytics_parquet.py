@@ -92,7 +92,7 @@ def test_failed_write_keeps_the_old_file_and_removes_the_temp(out_dir, monkeypat
         write_frame_table(frame_table("001", n=3), out_dir / "stats", "001")
     monkeypatch.undo()
     assert len(load_frames(out_dir, ["001"])) == 5
-    assert not [p for p in out_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert not [p for p in out_dir.rglob("*") if ".partial-" in p.name]
 
 
 def test_frame_table_of_another_clip_is_refused(tmp_path):

@@ -66,7 +66,7 @@ def plain_report(out_dir) -> str:
 
 
 def test_report_is_self_contained_and_ranks_every_clip(out_dir, plain_report):
-    assert (out_dir / "report.html").is_file() and not list(out_dir.glob(".*.tmp"))
+    assert (out_dir / "report.html").is_file() and not list(out_dir.glob(".*.partial-*"))
     assert "4 clips" in plain_report
     assert not re.search(r"https?://", plain_report)
     assert plain_report.count("data:image/jpeg;base64,") == 4  # a thumbnail strip per clip

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from broken_files import garble_packets, write_audio_only, write_text_as_video
 from pipelines.synthetic import TICKS_PER_FRAME, SyntheticClipSpec, frame_pts, make_clip, procedural_person
 from pipelines.video_io import ClipReader, VideoReadError, probe
 
@@ -74,24 +75,11 @@ def test_rotated_clip_comes_out_upright(tmp_path: Path, rotation: int) -> None:
     assert same < 6 and turned > 4 * same, (same, turned)
 
 
-def write_text_as_mp4(path: Path) -> None:
-    path.write_text("not a video\n" * 50)
-
-
-def write_audio_only(path: Path) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=48_000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 48_000, 0
-        container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-
-
 @pytest.mark.parametrize(
     ("name", "make", "reason"),
     [
         ("empty.mp4", lambda p: p.touch(), "zero-byte file"),
-        ("notes.mp4", write_text_as_mp4, "not a video file"),
+        ("notes.mp4", write_text_as_video, "not a video file"),
         ("missing.mp4", lambda p: None, "no such file or directory"),
         ("tone.m4a", write_audio_only, "no video stream"),
     ],
@@ -102,23 +90,6 @@ def test_unreadable_files_fail_with_one_line_naming_the_file(tmp_path: Path, nam
     with pytest.raises(VideoReadError) as raised:
         ClipReader(path)
     assert str(raised.value) == f"{name}: {reason}"
-
-
-def garble_packets(source: Path, target: Path, garble: set[int] | None) -> None:
-    """Copy ``source``'s video with the payload of packets ``garble`` (all when None) replaced by noise."""
-    rng = np.random.default_rng(1)
-    with av.open(str(source)) as reader, av.open(str(target), "w") as writer:
-        original = reader.streams.video[0]
-        copy = writer.add_stream_from_template(original)
-        packets = (p for p in reader.demux(original) if p.dts is not None)
-        for number, packet in enumerate(packets):
-            if garble is None or number in garble:
-                noise = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
-                noise.pts, noise.dts, noise.time_base = packet.pts, packet.dts, packet.time_base
-                noise.is_keyframe = packet.is_keyframe
-                packet = noise
-            packet.stream = copy
-            writer.mux(packet)
 
 
 def test_corrupt_packets_mid_stream_are_skipped(tmp_path: Path) -> None:
