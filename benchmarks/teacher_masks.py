@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("videos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--every", type=int, default=12, help="take one frame in N")
+    parser.add_argument("--every", type=int, default=8, help="take one frame in N")
     parser.add_argument("--min-area", type=float, default=0.02, help="skip frames whose teacher mask is smaller")
     args = parser.parse_args()
     (args.out / "images").mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Training data: image/mask pairing, the fixed validation split and augmented samples.
 
 Augmentation targets dance footage: background replacement, scale/crop/rotation,
-mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
+close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
 on both 9:16 (portrait) and 16:9 (landscape) canvases.
 """
 
@@ -109,6 +109,7 @@ class AugmentSettings:
     replace_background: float = 0.6
     motion_blur: float = 0.3
     jpeg: float = 0.4
+    close_up: float = 0.15  # share of canvases cropped to the head and upper body
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -125,9 +126,13 @@ def augmented_sample(
     replace = rng.random() < settings.replace_background
     source = person.cropped() if replace else person
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
+    center_y = h * rng.uniform(0.35, 0.75)
+    if rng.random() < settings.close_up:  # the head near the top edge, the legs far below the frame
+        body_height = h * rng.uniform(1.8, 3.5)
+        center_y = h * rng.uniform(-0.05, 0.15) + body_height / 2
     where = Placement(
         center_x=w * rng.uniform(0.2, 0.8),
-        center_y=h * rng.uniform(0.35, 0.75),
+        center_y=center_y,
         height=body_height,
         angle_deg=rng.normal(0, 12),
         mirror=bool(rng.random() < 0.5),

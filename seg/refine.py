@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from seg.resize import shrink
+
 
 @dataclass(frozen=True)
 class RefineSettings:
@@ -70,7 +72,7 @@ def guided_upsample(prob: np.ndarray, full_rgb: np.ndarray, radius: int, eps: fl
     h, w = prob.shape
     height, width = full_rgb.shape[:2]
     grey = cv2.cvtColor(full_rgb, cv2.COLOR_RGB2GRAY)
-    guide = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
+    guide = shrink(grey, w, h).astype(np.float32) * (1 / 255)
     ksize = (2 * radius + 1, 2 * radius + 1)
     mean_i = cv2.boxFilter(guide, -1, ksize)
     mean_p = cv2.boxFilter(prob, -1, ksize)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from seg.models import DEFAULT_MODEL, load_model, resolve_model_path
+from seg.resize import shrink
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -99,11 +100,11 @@ class Segmenter:
         self._mean, self._std = mean, std
 
     def resize_for_network(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, h, w, 3) uint8 at network resolution (area filter)."""
+        """(N, H, W, 3) uint8 -> (N, h, w, 3) uint8 at network resolution (area filter, see ``shrink``)."""
         h, w = network_size(frames.shape[1], frames.shape[2], self.long_side)
         if (h, w) == frames.shape[1:3]:
             return frames
-        return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+        return np.stack([shrink(f, w, h) for f in frames])
 
     @torch.inference_mode()
     def probabilities(self, small: np.ndarray) -> np.ndarray:
