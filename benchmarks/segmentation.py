@@ -1,9 +1,11 @@
 """Segmentation speed: milliseconds per 1080x1920 frame at a given batch size.
 
-    .venv/bin/python benchmarks/segmentation.py [--model NAME] [--device auto] [--batch-size 8] [--batches 10]
+    .venv/bin/python benchmarks/segmentation.py [--model NAME] [--baseline NAME] [--device auto] [--batch-size 8] [--batches 10]
 
 Prints the time of the network resize + forward pass alone, and the edge-aware
-upsampling to full resolution alone, each as ms/frame and fps. Warm-up batches are excluded.
+upsampling to full resolution alone, each as ms/frame and fps: the median over ``--batches``
+rounds in which the rows take turns (the machine's load drifts). Warm-up batches are excluded.
+With ``--baseline`` the baseline model's network is timed in the same run and the ratio printed.
 """
 
 from __future__ import annotations
@@ -19,21 +21,27 @@ from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter, SegmenterSettings
 
 
-def timed(fn, repeats: int) -> float:
-    fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
+def timed_rows(rows: dict, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each row; rows take turns each round, so load changes hit all alike."""
+    for fn in rows.values():  # warm-up
         fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
+    samples: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(rounds):
+        for name, fn in rows.items():
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            samples[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in samples.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--baseline", help="another model whose network time to compare in this run")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--batches", type=int, default=10)
@@ -53,9 +61,14 @@ def main() -> None:
         "resize + network": lambda: segmenter.probabilities(segmenter.resize_for_network(frames)),
         "edge-aware upsample": lambda: refiner.upsample(probs, frames),
     }
-    for name, fn in rows.items():
-        per_frame = timed(fn, args.batches) / args.batch_size
+    if args.baseline:
+        baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device))
+        rows["baseline network"] = lambda: baseline.probabilities(small)
+    times = {name: t / args.batch_size for name, t in timed_rows(rows, args.batches).items()}
+    for name, per_frame in times.items():
         print(f"{name:22s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps")
+    if args.baseline:
+        print(f"network / baseline network: {times['network'] / times['baseline network']:.2f}")
 
 
 if __name__ == "__main__":

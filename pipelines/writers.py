@@ -291,7 +291,9 @@ class LumaWriter(EncodedVideoWriter):
 
     suffix, container_format = ".luma.mp4", "mp4"
     codec, pix_fmt, picture_format = "libx264", "yuv420p", "gray"
-    codec_options = {"preset": "fast", "crf": "16"}
+    # On mattes "ultrafast" is both faster and truer than "fast" (no deblocking to smear the edges):
+    # measured 1080x1920, crf 16: 91 vs 22 fps, largest error 8 vs 32 grey levels, ~2x the bytes (~7 KB a frame).
+    codec_options = {"preset": "ultrafast", "crf": "16"}
     audio_codec = "aac"
 
     def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -307,12 +309,12 @@ class CompositeWriter(EncodedVideoWriter):
     audio_codec = "aac"
 
     def __init__(self, source: ClipInfo, folder: Path, stem: str, settings: WriterSettings) -> None:
-        self._background = background_picture(settings, source.width, source.height).astype(np.float32)
+        self._background = np.ascontiguousarray(background_picture(settings, source.width, source.height))
         super().__init__(source, folder, stem, settings)
 
     def picture(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        weight = alpha[..., None].astype(np.float32) / 255
-        return (rgb * weight + self._background * (1 - weight) + 0.5).astype(np.uint8)
+        weight = alpha.astype(np.float32) * (1 / 255)
+        return cv2.blendLinear(np.ascontiguousarray(rgb), self._background, weight, 1 - weight)
 
 
 def background_picture(settings: WriterSettings, width: int, height: int) -> np.ndarray:
