@@ -95,11 +95,13 @@ def frame_pts(spec: SyntheticClipSpec) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(durations[:-1])]).astype(np.int64)
 
 
-def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pose: Pose = dance_pose) -> np.ndarray:
+def make_clip(
+    path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pose: Pose = dance_pose, keep_mattes: bool = True
+) -> np.ndarray:
     """Encode a dance clip to ``path``; return its mattes (frames, H, W) float32 in display orientation.
 
     ``pose(spec, t, n, count)`` places person ``n`` of ``count`` at time ``t``; default: the dance of the
-    module docstring."""
+    module docstring. With ``keep_mattes=False`` (clips too long to hold their mattes) the result has no frames."""
     if spec.rotation % 90:
         raise ValueError(f"rotation {spec.rotation} is not a multiple of 90 degrees")
     rng = np.random.default_rng(spec.seed)
@@ -110,7 +112,7 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pos
     durations = np.diff(pts, append=pts[-1] + TICKS_PER_FRAME)
     end_s = float((pts[-1] + durations[-1]) * time_base)
     quarter_turns = spec.rotation // 90 % 4
-    mattes = np.zeros((spec.frames, spec.height, spec.width), np.float32)
+    mattes = np.zeros((spec.frames if keep_mattes else 0, spec.height, spec.width), np.float32)
 
     with av.open(str(path), "w") as container:
         options = {"preset": "veryfast", "crf": "16"} if spec.codec == "libx264" else {}
@@ -129,7 +131,8 @@ def make_clip(path: Path, people: Sequence[Person], spec: SyntheticClipSpec, pos
             canvas = background[y0 : y0 + spec.height, x0 : x0 + spec.width]
             for n, person in enumerate(people):
                 canvas, alpha = paste(canvas, person, pose(spec, t, n, len(people)))
-                mattes[i] = mattes[i] + alpha * (1 - mattes[i])
+                if keep_mattes:
+                    mattes[i] = mattes[i] + alpha * (1 - mattes[i])
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(canvas, quarter_turns)), format="rgb24")
             frame.pts, frame.duration = int(tick), int(durations[i])
             container.mux(video.encode(frame))

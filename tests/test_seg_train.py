@@ -96,3 +96,19 @@ def test_bad_pairs_are_reported_and_skipped(tmp_path, people_dirs):
 def test_fixed_split_is_numeric_stem_divisible_by_ten(people_dirs):
     pairs, _ = find_pairs(*people_dirs)
     assert sorted(p.stem for p in pairs if is_validation(p.stem)) == ["0010", "0020"]
+
+
+def test_init_copies_every_tensor_with_matching_name_and_shape(trained):
+    import segmentation_models_pytorch as smp
+
+    from seg.train import copy_matching_weights
+
+    settings, _ = trained
+    source = load_model(settings.out)
+    wide = smp.create_model("Unet", encoder_name="tu-efficientnet_lite0", encoder_weights=None, classes=1,
+                            decoder_channels=(128, 64, 48, 32, 16))
+    copied, total = copy_matching_weights(source, wide)
+    encoder_keys = [k for k in wide.state_dict() if k.startswith("encoder.")]
+    assert len(encoder_keys) <= copied < total  # the encoder matches, the wider decoder does not
+    for key in encoder_keys:
+        assert torch.equal(wide.state_dict()[key], source.state_dict()[key])
