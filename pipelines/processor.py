@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipelines.memory import release_free_memory
 from pipelines.outputs import ClipOutputs
 from pipelines.stages import StageTimeoutError, run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
@@ -111,6 +112,7 @@ class ClipProcessor:
             def write(item: SegmentedBatch) -> None:
                 outputs.write(item.frames, item.layers, item.alphas, item.grey)
                 bar.update(len(item.frames.index))
+                release_free_memory()
 
             try:
                 run_pipeline(reader, [segment, refine, write], depth=settings.queue_depth, timeout_s=settings.timeout_s)
