@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -39,9 +40,10 @@ def main() -> None:
         person = Person.load(pair.image, pair.mask)
         prob = segmenter.probabilities(segmenter.resize_for_network(person.rgb[None]))[0]
         truth = person.alpha > 0.5
+        grey = cv2.cvtColor(person.rgb, cv2.COLOR_RGB2GRAY)
         for name, matte in (
-            ("bilinear", bilinear_upsample(prob, person.rgb)),
-            ("edge-aware", guided_upsample(prob, person.rgb, settings.guide_radius, settings.guide_eps)),
+            ("bilinear", bilinear_upsample(prob, grey)),
+            ("edge-aware", guided_upsample(prob, grey, settings.guide_radius, settings.guide_eps)),
         ):
             pred = matte >= 128  # uint8 alpha
             scores[name].append((iou(pred, truth), boundary_f(pred, truth), boundary_f(pred, truth, tolerance=2)))

@@ -65,14 +65,14 @@ def main() -> None:
             for _ in r:
                 pass
 
-    small = [segmenter.resize_for_network(b.rgb) for b in batches]
-    probs = [segmenter.probabilities(s) for s in small]
-    alphas = [refiner.upsample(p, b.rgb) for p, b in zip(probs, batches)]
+    small_h, small_w = segmenter.input_size(info.height, info.width)
+    probs = [segmenter.probabilities(b.scaled_rgb(small_w, small_h)) for b in batches]
+    alphas = [refiner.upsample(p, b.grey()) for p, b in zip(probs, batches)]
     smoother = refiner.temporal()
     stage_fps = {
         "decode": fps(frames, decode),
-        "segment": fps(frames, lambda: [segmenter.probabilities(segmenter.resize_for_network(b.rgb)) for b in batches]),
-        "refine": fps(frames, lambda: [refiner.upsample(refiner.clean(smoother(p)), b.rgb) for p, b in zip(probs, batches)]),
+        "segment": fps(frames, lambda: [segmenter.probabilities(b.scaled_rgb(small_w, small_h)) for b in batches]),
+        "refine": fps(frames, lambda: [refiner.upsample(refiner.clean(smoother(p)), b.grey()) for p, b in zip(probs, batches)]),
     }
     tracker = DancerTracker()
     tracking_fps = fps(frames, lambda: [tracker.update(p, b.times_s) for p, b in zip(probs, batches)])

@@ -5,7 +5,9 @@
 Prints the time of the network resize + forward pass alone, and the edge-aware
 upsampling to full resolution alone, each as ms/frame and fps: the median over ``--batches``
 rounds in which the rows take turns (the machine's load drifts). Warm-up batches are excluded.
-With ``--baseline`` the baseline model's network is timed in the same run and the ratio printed.
+The network also runs in PyTorch eager (``network (torch)``) when the segmenter's engine is
+another (ONNX Runtime on the CPU), and the ratio is printed. With ``--baseline`` the baseline
+model's network is timed in the same run and the ratio printed.
 """
 
 from __future__ import annotations
@@ -51,22 +53,28 @@ def main() -> None:
     segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
     refiner = MatteRefiner()
     frames = np.random.default_rng(0).integers(0, 255, (args.batch_size, args.height, args.width, 3), dtype=np.uint8)
+    grey = frames[..., 1].copy()
     small = segmenter.resize_for_network(frames)
     probs = segmenter.probabilities(small)
-    print(f"device {segmenter.device}, dtype {segmenter.dtype}, threads {torch.get_num_threads()}, "
+    print(f"device {segmenter.device}, engine {segmenter.engine}, threads {torch.get_num_threads()}, "
           f"input {args.width}x{args.height} -> network {small.shape[2]}x{small.shape[1]}, batch {args.batch_size}")
     rows = {
         "resize": lambda: segmenter.resize_for_network(frames),
         "network": lambda: segmenter.probabilities(small),
         "resize + network": lambda: segmenter.probabilities(segmenter.resize_for_network(frames)),
-        "edge-aware upsample": lambda: refiner.upsample(probs, frames),
+        "edge-aware upsample": lambda: refiner.upsample(probs, grey),
     }
+    if segmenter.engine != "torch":
+        eager = Segmenter(SegmenterSettings(model=args.model, device=args.device, engine="torch"))
+        rows["network (torch)"] = lambda: eager.probabilities(small)
     if args.baseline:
         baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device))
         rows["baseline network"] = lambda: baseline.probabilities(small)
     times = {name: t / args.batch_size for name, t in timed_rows(rows, args.batches).items()}
     for name, per_frame in times.items():
         print(f"{name:22s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps")
+    if "network (torch)" in times:
+        print(f"network / network (torch): {times['network'] / times['network (torch)']:.2f}")
     if args.baseline:
         print(f"network / baseline network: {times['network'] / times['baseline network']:.2f}")
 

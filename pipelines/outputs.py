@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import FrameStatistics
-from pipelines.video_io import ClipInfo, FrameBatch
+from pipelines.video_io import ClipInfo, FrameBatch, black_pictures
 from pipelines.writers import MatteWriter, WriterSettings, open_writer
 from seg.dancers import DancerLayer
 
@@ -76,10 +76,10 @@ class ClipOutputs:
             writers.append(open_writer(fmt, self.info, self.out_dir, stem, self.writer))
         for timing in self._written:
             n = len(timing.index)
-            black = FrameBatch(np.zeros((n, self.info.height, self.info.width, 3), np.uint8), timing.pts,
-                               timing.times_s, timing.index, timing.durations)
+            black = FrameBatch(black_pictures(n, self.info.width, self.info.height, self.info.rotation),
+                               self.info.rotation, timing.pts, timing.times_s, timing.index, timing.durations)
             for writer in writers:
-                writer.write(black, np.zeros(black.rgb.shape[:3], np.uint8))
+                writer.write(black, np.zeros(black.shape, np.uint8))
             empty = np.zeros((n, *low_res_hw), np.float32)
             layer.tables.append(layer.stats.update(empty, timing.times_s, timing.index, dancer=key))
         return layer

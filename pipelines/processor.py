@@ -97,8 +97,10 @@ class ClipProcessor:
             smoother = self.refiner.temporal()
             tracker = DancerTracker()
 
+            small_h, small_w = self.segmenter.input_size(info.height, info.width)
+
             def segment(batch: FrameBatch) -> tuple[FrameBatch, np.ndarray, np.ndarray | None]:
-                small = self.segmenter.resize_for_network(batch.rgb)
+                small = batch.scaled_rgb(small_w, small_h)
                 grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
                 return batch, self.segmenter.probabilities(small), grey
 
@@ -106,7 +108,8 @@ class ClipProcessor:
                 batch, probs, grey = item
                 low_res = self.refiner.clean(smoother(probs))
                 layers = tracker.update(low_res, batch.times_s).layers(low_res, settings.dancers)
-                alphas = [self.refiner.upsample(layer.matte, batch.rgb) for layer in layers]
+                luma = batch.grey()
+                alphas = [self.refiner.upsample(layer.matte, luma) for layer in layers]
                 return SegmentedBatch(batch, layers, alphas, grey)
 
             def write(item: SegmentedBatch) -> None:

@@ -12,7 +12,7 @@ Three steps, all on whole arrays (no per-pixel Python):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -67,11 +67,10 @@ def remove_small_regions(probs: np.ndarray, min_fraction: float) -> np.ndarray:
     return out
 
 
-def guided_upsample(prob: np.ndarray, full_rgb: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Fast guided filter -> uint8 alpha: coefficients at ``prob``'s resolution, applied to the full-resolution luma."""
+def guided_upsample(prob: np.ndarray, grey: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Fast guided filter -> uint8 alpha: coefficients at ``prob``'s resolution, applied to the full-resolution luma ``grey``."""
     h, w = prob.shape
-    height, width = full_rgb.shape[:2]
-    grey = cv2.cvtColor(full_rgb, cv2.COLOR_RGB2GRAY)
+    height, width = grey.shape
     guide = shrink(grey, w, h).astype(np.float32) * (1 / 255)
     ksize = (2 * radius + 1, 2 * radius + 1)
     mean_i = cv2.boxFilter(guide, -1, ksize)
@@ -86,9 +85,9 @@ def guided_upsample(prob: np.ndarray, full_rgb: np.ndarray, radius: int, eps: fl
     return cv2.add(cv2.multiply(grey, mean_a, dtype=cv2.CV_32F), mean_b, dtype=cv2.CV_8U)
 
 
-def bilinear_upsample(prob: np.ndarray, full_rgb: np.ndarray) -> np.ndarray:
-    """Plain bilinear upsampling -> uint8 alpha (the baseline of ``guided_upsample``)."""
-    up = cv2.resize(prob, (full_rgb.shape[1], full_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+def bilinear_upsample(prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Plain bilinear upsampling to ``grey``'s size -> uint8 alpha (the baseline of ``guided_upsample``)."""
+    up = cv2.resize(prob, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
     return cv2.convertScaleAbs(np.clip(up, 0, 1), alpha=255)
 
 
@@ -104,9 +103,9 @@ class MatteRefiner:
     def clean(self, probs: np.ndarray) -> np.ndarray:
         return remove_small_regions(probs, self.settings.min_region_frac)
 
-    def upsample(self, probs: np.ndarray, full_rgb: np.ndarray) -> np.ndarray:
-        """(N, h, w) probabilities + (N, H, W, 3) frames -> (N, H, W) uint8 alpha."""
+    def upsample(self, probs: np.ndarray, grey: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, h, w) probabilities + N (H, W) full-resolution luma pictures -> (N, H, W) uint8 alpha."""
         s = self.settings
         if s.edge_aware:
-            return np.stack([guided_upsample(p, f, s.guide_radius, s.guide_eps) for p, f in zip(probs, full_rgb)])
-        return np.stack([bilinear_upsample(p, f) for p, f in zip(probs, full_rgb)])
+            return np.stack([guided_upsample(p, g, s.guide_radius, s.guide_eps) for p, g in zip(probs, grey)])
+        return np.stack([bilinear_upsample(p, g) for p, g in zip(probs, grey)])

@@ -117,7 +117,7 @@ class BatchMaker:
 
 def validate(model: torch.nn.Module, people: list[Person], long_side: int, device: str) -> dict[str, float]:
     """Mean IoU and Dice on the validation people at their own mask resolution."""
-    segmenter = Segmenter(model=model, settings=SegmenterSettings(device=device, long_side=long_side))
+    segmenter = Segmenter(model=model, settings=SegmenterSettings(device=device, long_side=long_side, engine="torch"))
     ious, dices = [], []
     for person in people:
         pred = segmenter(person.rgb[None])[0] > 0.5

@@ -10,7 +10,7 @@ import pytest
 from seg.composite import Placement, paste, procedural_background
 from seg.metrics import iou
 from seg.models import DEFAULT_MODEL, WEIGHTS_DIR, shipped_models
-from seg.segmenter import Segmenter, SegmenterSettings
+from seg.segmenter import DeviceError, Segmenter, SegmenterSettings
 
 # The model card reports IoU ~0.9 on the CCP validation photos at their own size; here each
 # validation person is composited onto clutter at 9:16 and 16:9, small (150-270 px high), where
@@ -52,3 +52,19 @@ def test_default_model_segments_an_unseen_person(segmenter, validation_people, h
     assert mattes.shape == (len(frames), height, width)
     scores = [iou(m > 0.5, t > 0.5) for m, t in zip(mattes, truths)]
     assert min(scores) > MIN_IOU, scores
+
+
+def test_onnx_engine_matches_pytorch(segmenter, validation_people):
+    """The CPU engine runs the same network: ONNX Runtime and PyTorch agree on real pictures, at any size."""
+    assert segmenter.engine == "onnx"
+    eager = Segmenter(SegmenterSettings(device="cpu", engine="torch"))
+    rng = np.random.default_rng(2)
+    for height, width in ((256, 144), (150, 250)):  # the second is padded on both axes
+        frames = np.stack([paste(procedural_background(rng, height, width), person,
+                                 Placement(width / 2, height / 2, height * 0.8))[0] for person in validation_people])
+        np.testing.assert_allclose(segmenter.probabilities(frames), eager.probabilities(frames), atol=1e-4)
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(DeviceError, match="unknown engine 'tensorrt'"):
+        SegmenterSettings(engine="tensorrt")
