@@ -1,8 +1,8 @@
 """Peak memory of `dancematte process` on a short and a long clip of the same size.
 
-    .venv/bin/python benchmarks/memory.py [--width 1080 --height 1920] [--short 10 --long 60] [--format luma]
+    .venv/bin/python benchmarks/memory.py [--width 1080 --height 1920] [--short 10 --long 60] [--fps 30] [--format luma]
 
-Makes two synthetic clips (fps 30) that differ only in length, processes each in a fresh
+Makes two synthetic clips that differ only in length, processes each in a fresh
 process and prints each child's peak resident memory (ru_maxrss). With bounded queues
 the difference should stay small whatever the length.
 """
@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--short", type=float, default=10)
     parser.add_argument("--long", type=float, default=60)
+    parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--format", default="luma")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dancematte-mem-"))
@@ -33,7 +34,7 @@ def main() -> None:
     # that one run's alone
     for name, seconds in (("long", args.long), ("short", args.short)):
         clip = work / f"{name}.mp4"
-        make_clip(clip, [person], SyntheticClipSpec(width=args.width, height=args.height, frames=round(seconds * 30), fps=30),
+        make_clip(clip, [person], SyntheticClipSpec(width=args.width, height=args.height, frames=round(seconds * args.fps), fps=args.fps),
                   keep_mattes=False)
         argv = [sys.executable, "-c", "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
                 "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "

@@ -75,6 +75,29 @@ def test_rotated_clip_comes_out_upright(tmp_path: Path, rotation: int) -> None:
     assert same < 6 and turned > 4 * same, (same, turned)
 
 
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_each_view_of_a_batch_is_the_same_upright_picture(tmp_path: Path, rotation: int) -> None:
+    """``scaled_rgb``, ``grey`` and ``planes`` come straight from the decoded YUV; they agree with ``rgb``."""
+    path, _ = synthetic(tmp_path, "clip.mp4", dataclasses.replace(SMALL, rotation=rotation))
+    batch = read_all(path)[0][0]
+    rgb = batch.rgb.astype(np.float32)
+    assert batch.shape == rgb.shape[:3] == (5, 112, 64)
+    small = batch.scaled_rgb(16, 28).astype(np.float32)
+    assert small.shape == (5, 28, 16, 3)
+    area = rgb.reshape(5, 28, 4, 16, 4, 3).mean(axis=(2, 4))  # a 4x4 box average of the full picture
+    same, turned = np.abs(small - area).mean(), np.abs(small - area[:, ::-1, ::-1]).mean()
+    assert same < 12 and turned > 2 * same, (same, turned)  # 4:2:0 chroma is scaled on its own grid
+    grey = np.stack(batch.grey()).astype(np.float32)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.corrcoef(grey.ravel(), luma.ravel())[0, 1] > 0.99  # video-range Y: an affine map of luma
+    y, u, v = batch.planes(0, "yuv444p")
+    assert y.shape == u.shape == v.shape == (112, 64)
+    np.testing.assert_array_equal(y, batch.grey()[0])  # the same Y, 8 bits in, 8 bits out
+    deep = batch.planes(0, "yuv444p10le")
+    assert deep[0].dtype == np.uint16
+    np.testing.assert_array_equal(deep[0], y.astype(np.uint16) * 4)
+
+
 @pytest.mark.parametrize(
     ("name", "make", "reason"),
     [
