@@ -1,7 +1,7 @@
 """Training data: image/mask pairing, the fixed validation split and augmented samples.
 
-Augmentation targets dance footage: background replacement, scale/crop/rotation,
-close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
+Augmentation targets dance footage: background replacement, scale/crop/rotation (a share
+of bodies at any angle, for floor work), close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
 on both 9:16 (portrait) and 16:9 (landscape) canvases.
 """
 
@@ -110,6 +110,7 @@ class AugmentSettings:
     motion_blur: float = 0.3
     jpeg: float = 0.4
     close_up: float = 0.15  # share of canvases cropped to the head and upper body
+    any_angle: float = 0.15  # share of bodies at any angle (floor work, rolls, handstands), the rest lean +-12 deg
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -127,14 +128,20 @@ def augmented_sample(
     source = person.cropped() if replace else person
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
     center_y = h * rng.uniform(0.35, 0.75)
+    angle_deg = rng.normal(0, 12)
     if rng.random() < settings.close_up:  # the head near the top edge, the legs far below the frame
         body_height = h * rng.uniform(1.8, 3.5)
         center_y = h * rng.uniform(-0.05, 0.15) + body_height / 2
+    elif settings.any_angle and rng.random() < settings.any_angle:  # sized to the canvas along the body
+        angle_deg = rng.uniform(-180, 180)
+        along = abs(np.cos(np.radians(angle_deg))) * h + abs(np.sin(np.radians(angle_deg))) * w
+        body_height = along * rng.uniform(0.5, 1.1)
+        center_y = h * rng.uniform(0.3, 0.8)
     where = Placement(
         center_x=w * rng.uniform(0.2, 0.8),
         center_y=center_y,
         height=body_height,
-        angle_deg=rng.normal(0, 12),
+        angle_deg=angle_deg,
         mirror=bool(rng.random() < 0.5),
     )
     if replace:
@@ -171,10 +178,14 @@ def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def motion_kernel(rng: np.random.Generator) -> np.ndarray:
     """A normalised line kernel of random length and direction."""
-    length = int(rng.integers(3, 12))
+    return line_kernel(int(rng.integers(3, 12)), rng.uniform(0, 180))
+
+
+def line_kernel(length: int, angle_deg: float) -> np.ndarray:
+    """A normalised line kernel: motion blur of ``length`` pixels at ``angle_deg``."""
     kernel = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1
-    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1)
+    rotation = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), angle_deg, 1)
     kernel = cv2.warpAffine(kernel, rotation, (length, length))
     return kernel / max(kernel.sum(), 1e-6)
 

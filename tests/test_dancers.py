@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -155,18 +154,6 @@ def test_statistics_restart_when_the_main_dancer_changes():
     frames = FrameStatistics("clip").update(mattes, np.arange(5) / 10, np.arange(5), dancer=np.array([1, 1, 2, 2, 2]))
     assert frames["dancer"].tolist() == [1, 1, 2, 2, 2]
     assert frames["motion_energy"].isna().tolist() == [True, False, True, False, False]
-
-
-def test_tracker_speed_at_network_resolution():
-    visible = scene(people(3), [*dancer_and_bystander(48), glide(48, (20, 60), (124, 60), 60)])
-    union = 1 - np.prod(1 - visible, axis=0)
-    tracker, times_s = DancerTracker(), np.arange(len(union)) / FPS
-    started = time.perf_counter()
-    for a in range(0, len(union), 8):
-        tracker.update(union[a : a + 8], times_s[a : a + 8])
-    ms_per_frame = 1000 * (time.perf_counter() - started) / len(union)
-    print(f"tracker: {ms_per_frame:.2f} ms/frame at {WIDTH}x{HEIGHT}, 3 people")
-    assert ms_per_frame < 10
 
 
 E2E = SyntheticClipSpec(width=180, height=320, frames=24, fps=12, seed=7)

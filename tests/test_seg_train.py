@@ -3,12 +3,13 @@
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from pipelines.cli import main
-from seg.data import find_pairs, is_validation, load_people
+from seg.data import AugmentSettings, BackgroundBank, augmented_sample, find_pairs, is_validation, load_people
 from seg.models import create_model, load_model
 from seg.segmenter import Segmenter, SegmenterSettings
 from seg.train import BatchMaker, TrainSettings, loss_fn, train
@@ -112,3 +113,22 @@ def test_init_copies_every_tensor_with_matching_name_and_shape(trained):
     assert len(encoder_keys) <= copied < total  # the encoder matches, the wider decoder does not
     for key in encoder_keys:
         assert torch.equal(wide.state_dict()[key], source.state_dict()[key])
+
+
+def body_tilts(people, settings: AugmentSettings) -> np.ndarray:
+    """Degrees between each augmented matte's long axis and the vertical (0 upright, 90 lying)."""
+    rng, backgrounds, tilts = np.random.default_rng(0), BackgroundBank(people), []
+    for i in range(24):
+        _, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds)
+        m = cv2.moments((matte > 0.5).astype(np.uint8), binaryImage=True)
+        axis_from_x = 0.5 * np.degrees(np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"]))
+        tilts.append(90 - abs(axis_from_x))
+    return np.array(tilts)
+
+
+def test_any_angle_augmentation_lays_bodies_down(people_dirs):
+    """Floor work: with ``any_angle`` bodies come at every angle, without it they only lean."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    upright = body_tilts(people, AugmentSettings(close_up=0, any_angle=0))
+    anywhere = body_tilts(people, AugmentSettings(close_up=0, any_angle=1))
+    assert upright.max() < 45 and (anywhere > 45).sum() >= 6
