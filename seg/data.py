@@ -111,6 +111,7 @@ class AugmentSettings:
     jpeg: float = 0.4
     close_up: float = 0.15  # share of canvases cropped to the head and upper body
     any_angle: float = 0.15  # share of bodies at any angle (floor work, rolls, handstands), the rest lean +-12 deg
+    far: float = 0.1  # share of replaced-background canvases with a small, distant body (20-45% of the height)
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -137,6 +138,8 @@ def augmented_sample(
         along = abs(np.cos(np.radians(angle_deg))) * h + abs(np.sin(np.radians(angle_deg))) * w
         body_height = along * rng.uniform(0.5, 1.1)
         center_y = h * rng.uniform(0.3, 0.8)
+    elif replace and settings.far and rng.random() < settings.far:  # a dancer far from the camera
+        body_height = h * rng.uniform(0.2, 0.45)
     where = Placement(
         center_x=w * rng.uniform(0.2, 0.8),
         center_y=center_y,

@@ -132,3 +132,14 @@ def test_any_angle_augmentation_lays_bodies_down(people_dirs):
     upright = body_tilts(people, AugmentSettings(close_up=0, any_angle=0))
     anywhere = body_tilts(people, AugmentSettings(close_up=0, any_angle=1))
     assert upright.max() < 45 and (anywhere > 45).sum() >= 6
+
+
+def test_far_augmentation_makes_small_dancers(people_dirs):
+    """Distant dancers: with ``far`` every replaced-background body is under half the canvas height."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    settings = AugmentSettings(close_up=0, any_angle=0, far=1, replace_background=1)
+    rng, backgrounds = np.random.default_rng(0), BackgroundBank(people)
+    for i in range(12):
+        _, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds)
+        rows = np.flatnonzero((matte > 0.5).any(axis=1))
+        assert 0 < rows[-1] - rows[0] + 1 < 0.5 * matte.shape[0]
