@@ -1,7 +1,7 @@
 """Pipeline speed: every stage alone, then end to end, on one 1080x1920 clip, in one run.
 
     .venv/bin/python benchmarks/pipeline.py [--clip FILE] [--frames 96] [--formats prores,webm,luma,png,composite]
-                                            [--device auto] [--batch-size 8]
+                                            [--device auto] [--batch-size 8] [--model NAME]
 
 Without ``--clip`` a synthetic 1080x1920 clip with audio is made first. Prints fps for
 decode alone, segmentation alone (resize + network), refinement alone (smoothing,
@@ -29,6 +29,7 @@ from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import ClipReader, FrameBatch
 from pipelines.writers import FORMATS, WriterSettings, open_writer
 from seg.dancers import DancerTracker
+from seg.models import DEFAULT_MODEL
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter, SegmenterSettings
 
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or saved model folder")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
     work = Path(tempfile.mkdtemp(prefix="dancematte-bench-"))
@@ -70,9 +72,10 @@ def main() -> None:
         info = reader.info
         batches: list[FrameBatch] = list(reader)
     frames = sum(len(b.index) for b in batches)
-    segmenter = Segmenter(SegmenterSettings(device=args.device))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
     refiner = MatteRefiner()
     print(f"clip {info.width}x{info.height}, {frames} frames; device {segmenter.device}, engine {segmenter.engine}; "
+          f"network input {segmenter.long_side} long side; "
           f"batch {args.batch_size}; {os.cpu_count()} cores")
 
     def decode() -> None:

@@ -7,7 +7,7 @@ upsampling to full resolution alone, each as ms/frame and fps: the median over `
 rounds in which the rows take turns (the machine's load drifts). Warm-up batches are excluded.
 The network also runs in PyTorch eager (``network (torch)``) when the segmenter's engine is
 another (ONNX Runtime on the CPU), and the ratio is printed. With ``--baseline`` the baseline
-model's network is timed in the same run and the ratio printed.
+model is timed in the same run at its own input size (resize + network) and the ratio printed.
 """
 
 from __future__ import annotations
@@ -69,14 +69,15 @@ def main() -> None:
         rows["network (torch)"] = lambda: eager.probabilities(small)
     if args.baseline:
         baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device))
-        rows["baseline network"] = lambda: baseline.probabilities(small)
+        rows["baseline resize + network"] = lambda: baseline.probabilities(baseline.resize_for_network(frames))
     times = {name: t / args.batch_size for name, t in timed_rows(rows, args.batches).items()}
     for name, per_frame in times.items():
         print(f"{name:22s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps")
     if "network (torch)" in times:
         print(f"network / network (torch): {times['network'] / times['network (torch)']:.2f}")
     if args.baseline:
-        print(f"network / baseline network: {times['network'] / times['baseline network']:.2f}")
+        print(f"resize + network / baseline resize + network (input {baseline.long_side} long side): "
+              f"{times['resize + network'] / times['baseline resize + network']:.2f}")
 
 
 if __name__ == "__main__":

@@ -96,12 +96,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from seg.evaluate import evaluate
+    from seg.refine import MatteRefiner
     from seg.segmenter import Segmenter, SegmenterSettings
 
     for folder in (args.images, args.masks):
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder")
-    report = evaluate(args.images, args.masks, Segmenter(SegmenterSettings(model=args.model, device=args.device)), progress=not args.json)
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
+    refiner = None if args.network_only else MatteRefiner()
+    report = evaluate(args.images, args.masks, segmenter, refiner, progress=not args.json)
     print(json.dumps(report.as_dict()) if args.json else report.as_text())
     return EXIT_OK
 
@@ -159,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, required=True, help="model folder to write")
     t.add_argument("--arch", default=DEFAULT_ARCH)
     t.add_argument("--encoder", default=DEFAULT_ENCODER)
-    t.add_argument("--size", type=int, default=256, help="input long side in pixels")
+    t.add_argument("--size", type=int, default=320, help="input long side in pixels (default 320, as the shipped model)")
     t.add_argument("--epochs", type=int, default=12)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--lr", type=float, default=1e-3)
@@ -177,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=DEFAULT_MODEL)
     e.add_argument("--device", default="auto")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--network-only", action="store_true",
+                   help="score the bare network (bilinear upsampling) instead of the product's edge-aware matte")
     e.set_defaults(handler=cmd_eval)
 
     r = sub.add_parser("report", help="self-contained HTML curation report of an output folder")

@@ -112,6 +112,7 @@ class AugmentSettings:
     close_up: float = 0.15  # share of canvases cropped to the head and upper body
     any_angle: float = 0.15  # share of bodies at any angle (floor work, rolls, handstands), the rest lean +-12 deg
     far: float = 0.1  # share of replaced-background canvases with a small, distant body (20-45% of the height)
+    companion: float = 0.25  # share of replaced-background canvases with a second person behind (also person)
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -120,12 +121,22 @@ def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
 
 
 def augmented_sample(
-    person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool, backgrounds: BackgroundBank
+    person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool, backgrounds: BackgroundBank,
+    companion: Person | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w)."""
+    """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w).
+
+    ``companion``, when given, may stand behind on replaced backgrounds (a duet, a bystander): every
+    person in frame is person, so the network does not learn to keep only one.
+    """
     h, w = canvas_size(settings, portrait)
     background = backgrounds.sample(rng, h, w)
     replace = rng.random() < settings.replace_background
+    behind = np.zeros((h, w), np.float32)
+    if replace and companion is not None and rng.random() < settings.companion:
+        spot = Placement(center_x=w * rng.uniform(0.05, 0.95), center_y=h * rng.uniform(0.4, 0.7),
+                         height=h * rng.uniform(0.4, 1.0), angle_deg=rng.normal(0, 10), mirror=bool(rng.random() < 0.5))
+        background, behind = paste(background, companion.cropped(), spot)
     source = person.cropped() if replace else person
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
     center_y = h * rng.uniform(0.35, 0.75)
@@ -149,6 +160,7 @@ def augmented_sample(
     )
     if replace:
         image, target = paste(background, source, where)
+        target = target + behind * (1 - target)
     else:
         coverage = Person(source.rgb, np.ones_like(source.alpha))
         image, _ = paste(background, coverage, where)

@@ -38,7 +38,7 @@ class TrainSettings:
     out: Path
     arch: str = DEFAULT_ARCH
     encoder: str = DEFAULT_ENCODER
-    long_side: int = 256
+    long_side: int = 320
     epochs: int = 30
     batch_size: int = 16
     lr: float = 1e-3
@@ -109,7 +109,9 @@ class BatchMaker:
         rng = np.random.default_rng([self.seed, epoch, step])
         portrait = step % 2 == 0
         idx = [order[(step * self.batch_size + i) % len(order)] for i in range(self.batch_size)]
-        samples = [augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds) for i in idx]
+        companions = [self.people[j] for j in rng.integers(len(self.people), size=len(idx))]
+        samples = [augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, companion)
+                   for i, companion in zip(idx, companions)]
         images = torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).float()
         targets = torch.from_numpy(np.stack([s[1] for s in samples]))[:, None]
         return ((images - self._mean) / self._std).contiguous(memory_format=torch.channels_last), targets
@@ -258,7 +260,7 @@ tags: [person-segmentation, dancematte]
   Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
 - Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW, linear warm-up then cosine decay from lr {s["lr"]}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
-- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']}{init_flag(s)}`
+- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']} --lr {s['lr']}{init_flag(s)}`
   Decoder: {record.get('decoder') or 'smp defaults'}.
 - Validation (CCP split, masks at their own resolution, threshold 0.5): IoU {last.get('val_iou', float('nan')):.4f}, Dice {last.get('val_dice', float('nan')):.4f}.
 - Weights stored in fp16; loaded in fp32 (CPU) or run in fp16 (CUDA).

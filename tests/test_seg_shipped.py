@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from seg.composite import Placement, paste, procedural_background
 from seg.metrics import iou
 from seg.models import DEFAULT_MODEL, WEIGHTS_DIR, shipped_models
+from seg.onnx_engine import MAX_SESSIONS, OnnxNetwork
 from seg.segmenter import DeviceError, Segmenter, SegmenterSettings
 
 # The model card reports IoU ~0.9 on the CCP validation photos at their own size; here each
@@ -59,7 +61,7 @@ def test_onnx_engine_matches_pytorch(segmenter, validation_people):
     assert segmenter.engine == "onnx"
     eager = Segmenter(SegmenterSettings(device="cpu", engine="torch"))
     rng = np.random.default_rng(2)
-    for height, width in ((256, 144), (150, 250)):  # the second is padded on both axes
+    for height, width in ((256, 144), (150, 260)):  # portrait and landscape, the short side padded in both
         frames = np.stack([paste(procedural_background(rng, height, width), person,
                                  Placement(width / 2, height / 2, height * 0.8))[0] for person in validation_people])
         np.testing.assert_allclose(segmenter.probabilities(frames), eager.probabilities(frames), atol=1e-4)
@@ -68,3 +70,15 @@ def test_onnx_engine_matches_pytorch(segmenter, validation_people):
 def test_unknown_engine_is_refused():
     with pytest.raises(DeviceError, match="unknown engine 'tensorrt'"):
         SegmenterSettings(engine="tensorrt")
+
+
+def test_onnx_engine_keeps_one_session_per_shape_and_a_few_shapes():
+    """Each input shape runs in its own fixed-shape session; the oldest shapes are dropped."""
+    conv = torch.nn.Conv2d(3, 1, 3, padding=1)
+    network = OnnxNetwork(conv)
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 4, 5, 2):
+        x = rng.random((n, 3, 16, 24), dtype=np.float32)
+        with torch.no_grad():
+            np.testing.assert_allclose(network(x), conv(torch.from_numpy(x)).numpy(), atol=1e-5)
+    assert list(network.sessions) == [(n, 16, 24) for n in (2, 3, 4, 5)][-MAX_SESSIONS:]

@@ -143,3 +143,20 @@ def test_far_augmentation_makes_small_dancers(people_dirs):
         _, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds)
         rows = np.flatnonzero((matte > 0.5).any(axis=1))
         assert 0 < rows[-1] - rows[0] + 1 < 0.5 * matte.shape[0]
+
+
+def test_companion_augmentation_makes_everyone_person(people_dirs):
+    """Duets and bystanders: with ``companion`` a second person stands behind, and the target covers both."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    backgrounds = BackgroundBank(people)
+
+    def mean_area(share: float) -> float:
+        settings = AugmentSettings(close_up=0, any_angle=0, far=0, replace_background=1, companion=share)
+        rng, areas = np.random.default_rng(0), []
+        for i in range(16):
+            image, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds, people[(i + 1) % len(people)])
+            assert matte.max() <= 1 and image.shape[:2] == matte.shape
+            areas.append((matte > 0.5).mean())
+        return float(np.mean(areas))
+
+    assert mean_area(1.0) > 1.2 * mean_area(0.0)
