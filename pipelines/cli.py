@@ -86,7 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         images=args.images, masks=args.masks, out=args.out, arch=args.arch, encoder=args.encoder,
         long_side=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
-        init=args.init,
+        init=args.init, workers=args.workers,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that crosses this many minutes")
     t.add_argument("--init", help="saved model (name or folder) whose tensors with matching names and shapes start the run")
+    t.add_argument("--workers", type=int, help="processes making augmented batches (default: all cores but two, at least one)")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")

@@ -313,8 +313,9 @@ class LumaWriter(EncodedVideoWriter):
     # measured 1080x1920, crf 16: 91 vs 22 fps, largest error 8 vs 32 grey levels, ~2x the bytes (~7 KB a frame).
     codec_options = {"preset": "ultrafast", "crf": "16"}
     # One thread encodes 1080x1920 mattes at ~125 fps; x264's threading costs 40% more CPU for
-    # the same speed (13.5 vs 9.4 core-ms a frame), CPU the other stages need.
-    max_threads = 1
+    # the same speed (13.5 vs 9.4 core-ms a frame), CPU the other stages need on a small machine.
+    # With more than 4 cores there are cores to spare, and one thread would cap the pipeline.
+    max_threads = 1 if (os.cpu_count() or 1) <= 4 else 0
     audio_codec = "aac"
     # full-range grey 0..255 -> video-range luma 16..235; chroma stays neutral
     VIDEO_LUMA = np.round(16 + np.arange(256) * (219 / 255)).astype(np.uint8)

@@ -12,7 +12,9 @@ Three steps, all on whole arrays (no per-pixel Python):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -91,11 +93,21 @@ def bilinear_upsample(prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.clip(up, 0, 1), alpha=255)
 
 
-class MatteRefiner:
-    """Clean-up and upsampling for one batch; ``temporal()`` makes a per-clip smoother."""
+def upsample_threads() -> int:
+    """Frames upsampled at once: one on small machines, whose cores the other stages need; a quarter of the cores on big ones."""
+    return max(1, (os.cpu_count() or 1) // 4)
 
-    def __init__(self, settings: RefineSettings = RefineSettings()) -> None:
+
+class MatteRefiner:
+    """Clean-up and upsampling for one batch; ``temporal()`` makes a per-clip smoother.
+
+    ``threads`` frames are upsampled at once (OpenCV releases the GIL); ``None``: ``upsample_threads()``.
+    """
+
+    def __init__(self, settings: RefineSettings = RefineSettings(), threads: int | None = None) -> None:
         self.settings = settings
+        threads = threads or upsample_threads()
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="upsample") if threads > 1 else None
 
     def temporal(self) -> Callable[[np.ndarray], np.ndarray]:
         return TemporalSmoother(self.settings.temporal_base, self.settings.temporal_tau)
@@ -106,6 +118,8 @@ class MatteRefiner:
     def upsample(self, probs: np.ndarray, grey: Sequence[np.ndarray]) -> np.ndarray:
         """(N, h, w) probabilities + N (H, W) full-resolution luma pictures -> (N, H, W) uint8 alpha."""
         s = self.settings
-        if s.edge_aware:
-            return np.stack([guided_upsample(p, g, s.guide_radius, s.guide_eps) for p, g in zip(probs, grey)])
-        return np.stack([bilinear_upsample(p, g) for p, g in zip(probs, grey)])
+
+        def one(prob: np.ndarray, luma: np.ndarray) -> np.ndarray:
+            return guided_upsample(prob, luma, s.guide_radius, s.guide_eps) if s.edge_aware else bilinear_upsample(prob, luma)
+
+        return np.stack(list(self._pool.map(one, probs, grey)) if self._pool else [one(p, g) for p, g in zip(probs, grey)])

@@ -11,10 +11,11 @@ import json
 import os
 import platform
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -48,6 +49,7 @@ class TrainSettings:
     max_steps_per_epoch: int | None = None
     max_minutes: float | None = None  # stop cleanly after the epoch that crosses this
     init: str | None = None  # saved model (name or folder) whose matching tensors start the run
+    workers: int | None = None  # processes making augmented batches; None: all cores but two (at least one)
 
 
 def train_dtype(device: torch.device) -> torch.dtype:
@@ -78,43 +80,75 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, target) + soft_dice_loss(logits, target)
 
 
-class BatchMaker:
-    """Builds augmented batches on a background thread (OpenCV releases the GIL)."""
+class AugmentedBatches(torch.utils.data.Dataset):
+    """Batch number ``g`` of the run (epoch ``g // steps``, step ``g % steps``) as uint8 images and float targets.
 
-    def __init__(self, people: list[Person], settings: TrainSettings) -> None:
+    Deterministic in (seed, epoch, step), so any number of loader workers gives the same batches.
+    """
+
+    def __init__(self, people: list[Person], settings: TrainSettings, steps: int) -> None:
         self.people = people
         self.backgrounds = BackgroundBank(people)
         self.batch_size = settings.batch_size
         self.seed = settings.seed
+        self.steps = steps
         self.augment = AugmentSettings(long_side=settings.long_side, short_side=int(round(settings.long_side * 9 / 16 / 32 + 0.5)) * 32)
-        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
-        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
-        self._mean, self._std = mean, std
 
-    def steps_per_epoch(self) -> int:
-        return max(1, len(self.people) // self.batch_size)
-
-    def epoch(self, epoch: int, steps: int):
-        """Yield (images, targets) tensors for one epoch, deterministic in (seed, epoch)."""
+    def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        epoch, step = divmod(g, self.steps)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.people))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self._batch, epoch, 0, order)
-            for step in range(steps):
-                batch = pending.result()
-                if step + 1 < steps:
-                    pending = pool.submit(self._batch, epoch, step + 1, order)
-                yield batch
-
-    def _batch(self, epoch: int, step: int, order: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, epoch, step])
         portrait = step % 2 == 0
         idx = [order[(step * self.batch_size + i) % len(order)] for i in range(self.batch_size)]
         companions = [self.people[j] for j in rng.integers(len(self.people), size=len(idx))]
         samples = [augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, companion)
                    for i, companion in zip(idx, companions)]
-        images = torch.from_numpy(np.stack([s[0] for s in samples])).permute(0, 3, 1, 2).float()
-        targets = torch.from_numpy(np.stack([s[1] for s in samples]))[:, None]
-        return ((images - self._mean) / self._std).contiguous(memory_format=torch.channels_last), targets
+        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])[:, None]
+
+
+def forked_without_opencv_threads(loader: torch.utils.data.DataLoader) -> Iterator:
+    """Start ``loader``'s worker processes while OpenCV runs single-threaded.
+
+    Each worker then runs OpenCV on one thread (as PyTorch's loader workers do), instead of
+    every worker starting a thread per core; setting it inside a worker instead hangs (observed
+    with OpenCV 5.0: its thread pool does not survive ``fork``). The parent gets its threads back.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return iter(loader)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+class BatchMaker:
+    """Augmented batches made by loader worker processes, ahead of the training step."""
+
+    def __init__(self, people: list[Person], settings: TrainSettings) -> None:
+        self.workers = settings.workers if settings.workers is not None else max(1, (os.cpu_count() or 2) - 2)
+        self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size))
+        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+
+    def steps_per_epoch(self) -> int:
+        return self.dataset.steps
+
+    def batches(self, epochs: range, steps: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(normalised images, targets) on ``device``: the first ``steps`` steps of each of ``epochs``."""
+        wanted = [e * self.dataset.steps + s for e in epochs for s in range(steps)]
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=None, sampler=wanted, num_workers=self.workers, prefetch_factor=4 if self.workers else None,
+            pin_memory=device.type == "cuda",
+        )
+        mean, std = self._mean.to(device), self._std.to(device)
+        for images, targets in forked_without_opencv_threads(loader):
+            images = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+            images = ((images - mean) / std).contiguous(memory_format=torch.channels_last)
+            yield images, targets.to(device, non_blocking=True)
+
+    def epoch(self, epoch: int, steps: int, device: torch.device = torch.device("cpu")) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of one epoch."""
+        yield from self.batches(range(epoch, epoch + 1), steps, device)
 
 
 def validate(model: torch.nn.Module, people: list[Person], long_side: int, device: str) -> dict[str, float]:
@@ -158,7 +192,7 @@ def train(settings: TrainSettings, log=print) -> dict:
     torch.manual_seed(settings.seed)
     device = pick_device(settings.device)
     dtype = train_dtype(device)
-    model = create_model(settings.arch, settings.encoder)
+    model = create_model(settings.arch, settings.encoder, imagenet_encoder=settings.init is None)
     if settings.init and not settings.resume:
         copied, total = copy_matching_weights(load_model(settings.init), model)
         log(f"started {copied} of {total} tensors from {settings.init}")
@@ -191,13 +225,14 @@ def train(settings: TrainSettings, log=print) -> dict:
         log(f"resuming at epoch {start_epoch + 1}")
     started = time.monotonic()
     model.train()
+    batches = maker.batches(range(start_epoch, settings.epochs), steps, device)
     for epoch in range(start_epoch, settings.epochs):
         losses = []
-        bar = tqdm(maker.epoch(epoch, steps), total=steps, desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch", leave=False)
-        for step, (images, targets) in enumerate(bar):
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch", leave=False)
+        for step in bar:
+            images, targets = next(batches)
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * lr_factor(epoch * steps + step, settings.epochs * steps)
-            images, targets = images.to(device), targets.to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
                 logits = model(images)
             loss = loss_fn(logits.float(), targets)
@@ -205,10 +240,11 @@ def train(settings: TrainSettings, log=print) -> dict:
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            losses.append(loss.detach())
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{torch.stack(losses[-20:]).mean().item():.3f}")
         metrics = validate(model, val_people, settings.long_side, str(device)) if val_people else {}
-        entry = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "minutes": (time.monotonic() - started) / 60, **metrics}
+        entry = {"epoch": epoch + 1, "train_loss": torch.stack(losses).mean().item(), "minutes": (time.monotonic() - started) / 60, **metrics}
         record["history"].append(entry)
         log(json.dumps(entry))
         atomic_torch_save(
@@ -220,6 +256,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         if settings.max_minutes and (time.monotonic() - started) / 60 > settings.max_minutes:
             log(f"stopping after epoch {epoch + 1}: time budget of {settings.max_minutes} min reached")
             break
+    batches.close()  # stops the loader workers
     return record
 
 

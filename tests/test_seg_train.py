@@ -160,3 +160,14 @@ def test_companion_augmentation_makes_everyone_person(people_dirs):
         return float(np.mean(areas))
 
     assert mean_area(1.0) > 1.2 * mean_area(0.0)
+
+
+@pytest.mark.timeout(180)
+def test_batches_are_the_same_from_any_number_of_worker_processes(people_dirs):
+    """Batches depend on (seed, epoch, step) only, also with workers forked after OpenCV started its threads."""
+    cv2.resize(np.zeros((2000, 2000), np.float32), (3000, 3000))  # OpenCV's pool threads are now running
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    base = TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=people_dirs[0], batch_size=3, long_side=96)
+    made = [next(iter(BatchMaker(people, TrainSettings(**{**base.__dict__, "workers": n})).epoch(5, 1))) for n in (0, 2)]
+    torch.testing.assert_close(made[0][0], made[1][0])
+    torch.testing.assert_close(made[0][1], made[1][1])
