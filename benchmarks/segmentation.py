@@ -4,7 +4,11 @@
 
 Prints the time of the network resize + forward pass alone, and the edge-aware
 upsampling to full resolution alone, each as ms/frame and fps: the median over ``--batches``
-rounds in which the rows take turns (the machine's load drifts). Warm-up batches are excluded.
+rounds in which the rows take turns (the machine's load drifts), and the best round (the
+least disturbed by other work on a shared machine). Warm-up batches are excluded. The resize
+is timed two ways: from RGB frames (``Segmenter.resize_for_network``, as ``eval`` does for
+photos) and from decoded YUV 4:2:0 pictures (``FrameBatch.scaled_rgb``: the scaling happens in
+the colour conversion, as ``dancematte process`` does for every clip).
 The network also runs in PyTorch eager (``network (torch)``) when the segmenter's engine is
 another (ONNX Runtime on the CPU), and the ratio is printed. With ``--baseline`` the baseline
 model is timed in the same run at its own input size (resize + network) and the ratio printed.
@@ -15,16 +19,18 @@ from __future__ import annotations
 import argparse
 import time
 
+import av
 import numpy as np
 import torch
 
+from pipelines.video_io import FrameBatch
 from seg.models import DEFAULT_MODEL
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter, SegmenterSettings
 
 
-def timed_rows(rows: dict, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each row; rows take turns each round, so load changes hit all alike."""
+def timed_rows(rows: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """(median, best) seconds per call of each row; rows take turns each round, so load changes hit all alike."""
     for fn in rows.values():  # warm-up
         fn()
     samples: dict[str, list[float]] = {name: [] for name in rows}
@@ -37,7 +43,14 @@ def timed_rows(rows: dict, rounds: int) -> dict[str, float]:
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             samples[name].append(time.perf_counter() - start)
-    return {name: float(np.median(values)) for name, values in samples.items()}
+    return {name: (float(np.median(values)), min(values)) for name, values in samples.items()}
+
+
+def decoded_batch(frames: np.ndarray) -> FrameBatch:
+    """``frames`` as a decoder hands them over: YUV 4:2:0 pictures."""
+    pictures = tuple(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p") for f in frames)
+    index = np.arange(len(frames))
+    return FrameBatch(pictures, 0, index, index / 30, index, np.ones_like(index))
 
 
 def main() -> None:
@@ -54,6 +67,7 @@ def main() -> None:
     refiner = MatteRefiner()
     frames = np.random.default_rng(0).integers(0, 255, (args.batch_size, args.height, args.width, 3), dtype=np.uint8)
     grey = frames[..., 1].copy()
+    decoded = decoded_batch(frames)
     small = segmenter.resize_for_network(frames)
     probs = segmenter.probabilities(small)
     print(f"device {segmenter.device}, engine {segmenter.engine}, threads {torch.get_num_threads()}, "
@@ -62,6 +76,7 @@ def main() -> None:
         "resize": lambda: segmenter.resize_for_network(frames),
         "network": lambda: segmenter.probabilities(small),
         "resize + network": lambda: segmenter.probabilities(segmenter.resize_for_network(frames)),
+        "decoded -> network": lambda: segmenter.probabilities(decoded.scaled_rgb(small.shape[2], small.shape[1])),
         "edge-aware upsample": lambda: refiner.upsample(probs, grey),
     }
     if segmenter.engine != "torch":
@@ -70,9 +85,12 @@ def main() -> None:
     if args.baseline:
         baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device))
         rows["baseline resize + network"] = lambda: baseline.probabilities(baseline.resize_for_network(frames))
-    times = {name: t / args.batch_size for name, t in timed_rows(rows, args.batches).items()}
-    for name, per_frame in times.items():
-        print(f"{name:22s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps")
+    timed = timed_rows(rows, args.batches)
+    times = {name: median / args.batch_size for name, (median, _) in timed.items()}
+    print(f"{'':26s} {'median':>7s}                          {'best':>7s}")
+    for name, (median, best) in timed.items():
+        per_frame, best = median / args.batch_size, best / args.batch_size
+        print(f"{name:26s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps  {best * 1000:7.2f} ms/frame")
     if "network (torch)" in times:
         print(f"network / network (torch): {times['network'] / times['network (torch)']:.2f}")
     if args.baseline:

@@ -26,23 +26,23 @@ DYNAMIC_AXES = ("n", "h", "w")
 
 
 class OnnxNetwork:
-    """``model`` as an ONNX Runtime session: NCHW float32 array in, logits array out."""
+    """``model`` as ONNX Runtime sessions: (N, H, W, 3) uint8 pictures in, its one output array out."""
 
     def __init__(self, model: torch.nn.Module, threads: int = 0) -> None:
-        example = torch.zeros(1, 3, 64, 64)
+        example = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
         graph = io.BytesIO()
         with warnings.catch_warnings():  # the TorchScript-based exporter announces its deprecation
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model.float().eval(), (example,), graph, dynamo=False, opset_version=OPSET,
-                input_names=["x"], output_names=["logits"], dynamic_axes={"x": dict(zip((0, 2, 3), DYNAMIC_AXES))},
+                input_names=["x"], output_names=["y"], dynamic_axes={"x": dict(zip((0, 1, 2), DYNAMIC_AXES))},
             )
         self._graph = graph.getvalue()
         self._threads = threads or os.cpu_count() or 1
         self.sessions: dict[tuple[int, ...], onnxruntime.InferenceSession] = {}
 
     def session(self, n: int, h: int, w: int) -> onnxruntime.InferenceSession:
-        """The session for inputs of shape (n, 3, h, w), created on first use."""
+        """The session for inputs of shape (n, h, w, 3), created on first use."""
         key = (n, h, w)
         if key not in self.sessions:
             if len(self.sessions) >= MAX_SESSIONS:
@@ -58,5 +58,5 @@ class OnnxNetwork:
         return self.sessions[key]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        n, _, h, w = x.shape
-        return self.session(n, h, w).run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+        n, h, w, _ = x.shape
+        return self.session(n, h, w).run(None, {"x": np.ascontiguousarray(x, dtype=np.uint8)})[0]

@@ -25,7 +25,7 @@ from seg.composite import Person
 from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
 from seg.metrics import dice, iou
 from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, decoder_settings, load_model, save_model
-from seg.segmenter import IMAGENET_MEAN, IMAGENET_STD, Segmenter, SegmenterSettings, cpu_has_native_bf16, pick_device
+from seg.segmenter import Segmenter, SegmenterSettings, cpu_has_native_bf16, normalised, pick_device
 
 
 class TrainingError(Exception):
@@ -127,8 +127,6 @@ class BatchMaker:
     def __init__(self, people: list[Person], settings: TrainSettings) -> None:
         self.workers = settings.workers if settings.workers is not None else max(1, (os.cpu_count() or 2) - 2)
         self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size))
-        self._mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
-        self._std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
 
     def steps_per_epoch(self) -> int:
         return self.dataset.steps
@@ -140,10 +138,8 @@ class BatchMaker:
             self.dataset, batch_size=None, sampler=wanted, num_workers=self.workers, prefetch_factor=4 if self.workers else None,
             pin_memory=device.type == "cuda",
         )
-        mean, std = self._mean.to(device), self._std.to(device)
         for images, targets in forked_without_opencv_threads(loader):
-            images = images.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
-            images = ((images - mean) / std).contiguous(memory_format=torch.channels_last)
+            images = normalised(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
             yield images, targets.to(device, non_blocking=True)
 
     def epoch(self, epoch: int, steps: int, device: torch.device = torch.device("cpu")) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -12,7 +12,7 @@ from seg.composite import Placement, paste, procedural_background
 from seg.metrics import iou
 from seg.models import DEFAULT_MODEL, WEIGHTS_DIR, shipped_models
 from seg.onnx_engine import MAX_SESSIONS, OnnxNetwork
-from seg.segmenter import DeviceError, Segmenter, SegmenterSettings
+from seg.segmenter import DeviceError, PersonProbability, Segmenter, SegmenterSettings
 
 # The model card reports IoU ~0.9 on the CCP validation photos at their own size; here each
 # validation person is composited onto clutter at 9:16 and 16:9, small (150-270 px high), where
@@ -74,11 +74,11 @@ def test_unknown_engine_is_refused():
 
 def test_onnx_engine_keeps_one_session_per_shape_and_a_few_shapes():
     """Each input shape runs in its own fixed-shape session; the oldest shapes are dropped."""
-    conv = torch.nn.Conv2d(3, 1, 3, padding=1)
-    network = OnnxNetwork(conv)
+    probability = PersonProbability(torch.nn.Conv2d(3, 1, 3, padding=1))
+    network = OnnxNetwork(probability)
     rng = np.random.default_rng(0)
     for n in (1, 2, 3, 4, 5, 2):
-        x = rng.random((n, 3, 16, 24), dtype=np.float32)
+        x = rng.integers(0, 256, (n, 16, 24, 3), dtype=np.uint8)
         with torch.no_grad():
-            np.testing.assert_allclose(network(x), conv(torch.from_numpy(x)).numpy(), atol=1e-5)
+            np.testing.assert_allclose(network(x), probability(torch.from_numpy(x)).numpy(), atol=1e-5)
     assert list(network.sessions) == [(n, 16, 24) for n in (2, 3, 4, 5)][-MAX_SESSIONS:]
