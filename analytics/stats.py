@@ -12,7 +12,8 @@ documented; ``analytics.schema`` builds the Parquet schema and the README table 
   time; time steps come from the timestamps, so variable frame rates are handled.
 - Each row describes one ``dancer`` (``seg.dancers``). When the dancer id changes from one frame to
   the next (the main dancer switches), the statistics start afresh as on a clip's first frame, so
-  motion never compares two different people.
+  motion never compares two different people; so they do on the first frame of each shot of an
+  edited clip (``cuts``, from ``pipelines.shots``), so motion never compares two shots.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from analytics.columns import Column
 SILHOUETTE_THRESHOLD = 0.5
 
 _NAN_ABSENT = "NaN when the person is absent."
-_NAN_MOTION = "NaN on the first frame and when this or the previous frame has no person."
+_NAN_MOTION = "NaN on the first frame of the clip and of each shot, and when this or the previous frame has no person."
 _NAN_SPEED = "NaN as for motion_energy, and when the time step is not positive."
 
 FRAME_COLUMNS: tuple[Column, ...] = (
@@ -158,19 +159,22 @@ class FrameStatistics:
         frame_index: np.ndarray,
         grey: np.ndarray | None = None,
         dancer: int | np.ndarray = 0,
+        cuts: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """One row per frame with the columns of ``FRAME_COLUMNS``; ``grey`` (N, h, w) uint8 enables flow;
-        ``dancer`` is the id of the person the mattes show, one for all frames or one per frame."""
+        ``dancer`` is the id of the person the mattes show, one for all frames or one per frame; ``cuts``
+        (N,) bool marks the frames that start a new shot."""
         mattes = np.asarray(mattes, np.float32)
         times_s = np.asarray(times_s, np.float64)
         frame_index = np.asarray(frame_index, np.int64)
         _check_batch(mattes, times_s, frame_index, grey)
         dancers = np.broadcast_to(np.asarray(dancer, np.int16), frame_index.shape)
-        starts = np.flatnonzero(np.diff(dancers, prepend=np.int16(-1)))  # runs of one dancer
+        cuts = np.zeros(len(dancers), bool) if cuts is None else np.asarray(cuts, bool)
+        starts = np.flatnonzero((np.diff(dancers, prepend=np.int16(-1)) != 0) | cuts)  # runs of one dancer in one shot
         runs = zip(starts, [*starts[1:], len(dancers)]) if len(dancers) else [(0, 0)]
         parts = []
         for a, b in runs:
-            if a < b and dancers[a] != self._dancer:
+            if a < b and (dancers[a] != self._dancer or cuts[a]):
                 self._last, self._dancer = None, dancers[a]
             part_grey = None if grey is None else grey[a:b]
             parts.append(self._update_run(mattes[a:b], times_s[a:b], frame_index[a:b], part_grey, self._dancer))

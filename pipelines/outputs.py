@@ -54,15 +54,17 @@ class ClipOutputs:
         self._written: list[_Timing] = []
 
     def write(
-        self, batch: FrameBatch, layers: list[DancerLayer], alphas: list[np.ndarray], grey: np.ndarray | None = None
+        self, batch: FrameBatch, layers: list[DancerLayer], alphas: list[np.ndarray], grey: np.ndarray | None = None,
+        cuts: np.ndarray | None = None,
     ) -> None:
         """Append one batch of every layer; ``alphas`` are the layers' (N, H, W) uint8 mattes; ``grey``
-        (N, h, w) uint8 frames at network resolution enable the optical-flow statistic."""
+        (N, h, w) uint8 frames at network resolution enable the optical-flow statistic; ``cuts`` (N,) bool
+        marks the frames that start a new shot."""
         for layer, alpha in zip(layers, alphas):
             out = self._layers.get(layer.key) or self._open(layer.key, layer.matte.shape[1:])
             for writer in out.writers:
                 writer.write(batch, alpha)
-            out.tables.append(out.stats.update(layer.matte, batch.times_s, batch.index, grey, dancer=layer.dancer))
+            out.tables.append(out.stats.update(layer.matte, batch.times_s, batch.index, grey, layer.dancer, cuts))
         self._written.append(_Timing(batch.pts, batch.times_s, batch.index, batch.durations))
         self.frames += len(batch.index)
 

@@ -2,8 +2,9 @@
 
 Like Robust Video Matting's ``inference.py``: a reader, a model and writers, nothing
 else in the loop. Each stage is a small callable; ``run_pipeline`` joins them with
-bounded queues so a 10-minute 4K clip uses the same memory as a 10-second one. The refine
-stage separates and tracks the dancers on the low-resolution matte (``seg.dancers``) and
+bounded queues so a 10-minute 4K clip uses the same memory as a 10-second one. The segment
+stage also marks the frames that start a new shot of an edited clip (``pipelines.shots``). The
+refine stage separates and tracks the dancers on the low-resolution matte (``seg.dancers``) and
 upsamples what ``ProcessSettings.dancers`` asks for: everyone, the main dancer, or each dancer.
 """
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from pipelines.memory import release_free_memory
 from pipelines.outputs import ClipOutputs
+from pipelines.shots import ShotCutDetector
 from pipelines.stages import StageTimeoutError, run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
 from pipelines.writers import WriterSettings
@@ -60,11 +62,22 @@ def check_limits(info: ClipInfo, settings: ProcessSettings) -> None:
 
 
 @dataclass(frozen=True)
+class NetworkBatch:
+    """What the segment stage hands on: the frames with their network-resolution results."""
+
+    frames: FrameBatch
+    probs: np.ndarray  # (N, h, w) float32 person probability at network resolution
+    grey: np.ndarray | None  # (N, h, w) uint8 frames at network resolution, for optical flow
+    cuts: np.ndarray  # (N,) bool the frames that start a new shot (pipelines.shots)
+
+
+@dataclass(frozen=True)
 class SegmentedBatch:
     frames: FrameBatch
     layers: list[DancerLayer]  # (N, h, w) float32 mattes at network resolution, one per output
     alphas: list[np.ndarray]  # (N, H, W) uint8 the layers' mattes at display resolution
     grey: np.ndarray | None  # (N, h, w) uint8 frames at network resolution, for optical flow
+    cuts: np.ndarray  # (N,) bool the frames that start a new shot
 
 
 @dataclass(frozen=True)
@@ -96,24 +109,25 @@ class ClipProcessor:
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
             smoother = self.refiner.temporal()
             tracker = DancerTracker()
+            shots = ShotCutDetector()
 
             small_h, small_w = self.segmenter.input_size(info.height, info.width)
 
-            def segment(batch: FrameBatch) -> tuple[FrameBatch, np.ndarray, np.ndarray | None]:
+            def segment(batch: FrameBatch) -> NetworkBatch:
                 small = batch.scaled_rgb(small_w, small_h)
                 grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
-                return batch, self.segmenter.probabilities(small), grey
+                return NetworkBatch(batch, self.segmenter.probabilities(small), grey, shots.update(small, batch.times_s))
 
-            def refine(item: tuple[FrameBatch, np.ndarray, np.ndarray | None]) -> SegmentedBatch:
-                batch, probs, grey = item
-                low_res = self.refiner.clean(smoother(probs))
-                layers = tracker.update(low_res, batch.times_s).layers(low_res, settings.dancers)
+            def refine(item: NetworkBatch) -> SegmentedBatch:
+                batch, grey, cuts = item.frames, item.grey, item.cuts
+                low_res = self.refiner.clean(smoother(item.probs, cuts))
+                layers = tracker.update(low_res, batch.times_s, cuts).layers(low_res, settings.dancers)
                 luma = batch.grey()
                 alphas = [self.refiner.upsample(layer.matte, luma) for layer in layers]
-                return SegmentedBatch(batch, layers, alphas, grey)
+                return SegmentedBatch(batch, layers, alphas, grey, cuts)
 
             def write(item: SegmentedBatch) -> None:
-                outputs.write(item.frames, item.layers, item.alphas, item.grey)
+                outputs.write(item.frames, item.layers, item.alphas, item.grey, item.cuts)
                 bar.update(len(item.frames.index))
                 release_free_memory()
 

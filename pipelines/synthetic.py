@@ -6,7 +6,8 @@ Motion (``t`` = frame time in seconds, one dance "bar" lasts ``BAR_S`` seconds):
 - bobs upwards by up to 4 % of the frame height twice per bar (``|sin|`` bounce),
 - breathes in scale by ±5 % and tilts by ±8 degrees (sines, out of phase with the sway),
 - the background is a procedural image 25 % larger than the frame, panned linearly from
-  its top-left to its bottom-right corner over the clip (whole-pixel steps).
+  its top-left to its bottom-right corner over the clip (whole-pixel steps); an edited clip
+  (``cut_every_s``) cuts to another background every so often (the pose may jump there too).
 
 People are spread evenly across the frame; a later person occludes an earlier one.
 """
@@ -53,6 +54,11 @@ class SyntheticClipSpec:
     pix_fmt: str = "yuv420p"
     seed: int = 0
     click_every_s: float = 0.0  # > 0: a full-scale 2 ms click on the tone at 0.5 s and every this many seconds
+    cut_every_s: float = 0.0  # > 0: a hard cut to another background every this many seconds
+
+    def shot(self, t: float) -> int:
+        """Which shot time ``t`` falls in (0 for an uncut clip)."""
+        return int(t // self.cut_every_s) if self.cut_every_s > 0 else 0
 
 
 def procedural_person(height: int = 160, width: int = 80, seed: int = 0) -> Person:
@@ -106,7 +112,7 @@ def make_clip(
         raise ValueError(f"rotation {spec.rotation} is not a multiple of 90 degrees")
     rng = np.random.default_rng(spec.seed)
     pad_w, pad_h = spec.width // 4, spec.height // 4
-    background = procedural_background(rng, spec.height + pad_h, spec.width + pad_w)
+    backgrounds: dict[int, np.ndarray] = {}
     time_base = Fraction(1, spec.fps * TICKS_PER_FRAME)
     pts = frame_pts(spec)
     durations = np.diff(pts, append=pts[-1] + TICKS_PER_FRAME)
@@ -128,7 +134,10 @@ def make_clip(
             t = float(tick * time_base)
             progress = i / max(spec.frames - 1, 1)
             x0, y0 = round(progress * pad_w), round(progress * pad_h)
-            canvas = background[y0 : y0 + spec.height, x0 : x0 + spec.width]
+            shot = spec.shot(t)
+            if shot not in backgrounds:
+                backgrounds[shot] = procedural_background(rng, spec.height + pad_h, spec.width + pad_w)
+            canvas = backgrounds[shot][y0 : y0 + spec.height, x0 : x0 + spec.width]
             for n, person in enumerate(people):
                 canvas, alpha = paste(canvas, person, pose(spec, t, n, len(people)))
                 if keep_mattes:

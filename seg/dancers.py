@@ -28,6 +28,14 @@ where that body is now from its velocity.
 - A track unseen for ``max_unseen_s`` ends. Ids count up from 1 in order of appearance and are
   never reused: a dancer hidden longer than that comes back under a new id.
 
+Cuts. At the first frame of a new shot (``cuts``, from ``pipelines.shots``) every track keeps
+its id and score but loses its body: where it was says nothing about the new shot. Until a lost
+track is seen again, the new shot's regions that nobody expected (and that are big enough to
+start a track) are handed to the lost tracks, the biggest region to the main dancer, the next to
+the highest score, and so on; a lost track not seen again within ``max_unseen_s`` ends. So a
+dancer filmed from another angle keeps their id and the main matte goes on across the cut; with
+several dancers the ids across a cut are a guess by size.
+
 Limits: people who already touch when they first appear are one region, hence one track, and
 stay one as they part (the new region overlaps that track's body). In contact, a body is the one
 from before the contact, so a big change of shape meanwhile (a lift, a floor move) cuts the
@@ -137,6 +145,7 @@ class _Track:
     moved: np.ndarray = field(default_factory=lambda: np.zeros(2))  # where ``mask`` was at last_seen_s, pixels
     motion: float = 0.0  # of the last frame it was seen alone
     score: float = 0.0
+    lost: bool = False  # its body is from before a cut: it waits for a region of the new shot
 
     def expected_shift(self, time_s: float) -> np.ndarray:
         """(2,) int how far ``mask`` should have moved by ``time_s``: as far as it coasted, then on its velocity."""
@@ -183,11 +192,16 @@ class DancerTracker:
         spans = self._ended_seen_s + [t.last_seen_s - t.first_seen_s for t in self._tracks]
         return sum(span >= self.settings.min_seen_s for span in spans)
 
-    def update(self, probs: np.ndarray, times_s: np.ndarray) -> DancerBatch:
-        """Separate and track the dancers of (N, h, w) probabilities with their timestamps."""
+    def update(self, probs: np.ndarray, times_s: np.ndarray, cuts: np.ndarray | None = None) -> DancerBatch:
+        """Separate and track the dancers of (N, h, w) probabilities with their timestamps; ``cuts`` (N,)
+        bool marks the frames that start a new shot."""
         owner = np.zeros(probs.shape, np.int16)
         main = np.zeros(len(probs), np.int16)
+        cuts = np.zeros(len(probs), bool) if cuts is None else np.asarray(cuts, bool)
         for i, (p, time_s) in enumerate(zip(probs, np.asarray(times_s, np.float64))):
+            if cuts[i]:
+                for track in self._tracks:
+                    track.lost = True
             silhouette = p > SILHOUETTE_THRESHOLD
             hard = self._assign(silhouette, time_s)
             self._follow(hard, time_s)
@@ -200,20 +214,24 @@ class DancerTracker:
         """(h, w) int16 track id of each silhouette pixel, 0 for nobody; starts new tracks."""
         count, labels = cv2.connectedComponents(silhouette.view(np.uint8), connectivity=8, ltype=cv2.CV_16U)
         regions = [labels == region for region in range(1, count)]
-        tracks = list(self._tracks)
+        tracks = [track for track in self._tracks if not track.lost]
         predicted = [track.predicted(time_s) for track in tracks]
         homes: dict[int, list[_Track]] = {}  # region -> the tracks it is home to
         for track, mask in zip(tracks, predicted):
             overlap = [np.count_nonzero(region & mask) for region in regions]
             if overlap and max(overlap) > 0:
                 homes.setdefault(int(np.argmax(overlap)), []).append(track)
+        found = self._found_after_cut([r for r in range(len(regions)) if r not in homes], regions, time_s)
         owner = np.zeros(silhouette.shape, np.int16)
         came_out = set()  # tracks given a region to themselves of at least reappear_share of their body
         for r, region in enumerate(regions):
             members = homes.get(r, [])
             if len(members) > 1:
                 continue
-            track_id = members[0].id if members else self._orphan_owner(region, tracks, predicted, time_s)
+            if members:
+                track_id = members[0].id
+            else:
+                track_id = found[r] if r in found else self._orphan_owner(region, tracks, predicted, time_s)
             owner[region] = track_id
             body_px = next((np.count_nonzero(t.mask) for t in tracks if t.id == track_id), None)
             if body_px is not None and np.count_nonzero(region) >= self.settings.reappear_share * body_px:
@@ -228,6 +246,19 @@ class DancerTracker:
                     else self._orphan_owner(regions[r], tracks, predicted, time_s)
                 )
         return owner
+
+    def _found_after_cut(self, orphans: list[int], regions: list[np.ndarray], time_s: float) -> dict[int, int]:
+        """Region -> lost track id: the biggest regions nobody expected go to the tracks lost at a cut,
+        main dancer first, then by score; each found track starts afresh on its region."""
+        lost = sorted((t for t in self._tracks if t.lost), key=lambda t: (t.id != self._main, -t.score))
+        areas = {r: np.count_nonzero(regions[r]) for r in orphans}
+        big = [r for r in sorted(orphans, key=lambda r: -areas[r]) if areas[r] >= self.settings.min_area_frac * regions[r].size]
+        found = {}
+        for r, track in zip(big, lost):
+            track.mask, track.centroid, track.mask_s = regions[r], centroid(regions[r], areas[r]), time_s
+            track.velocity, track.moved, track.lost = np.zeros(2), np.zeros(2), False
+            found[r] = track.id
+        return found
 
     def _share(self, region: np.ndarray, tracks: list[_Track], time_s: float) -> np.ndarray | int:
         """Track id of each pixel of a region home to ``tracks``: fit each body, the deepest one wins."""

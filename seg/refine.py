@@ -13,7 +13,7 @@ Three steps, all on whole arrays (no per-pixel Python):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,10 +41,11 @@ class TemporalSmoother:
         self.base, self.tau = base, tau
         self.previous: np.ndarray | None = None
 
-    def __call__(self, probs: np.ndarray) -> np.ndarray:
+    def __call__(self, probs: np.ndarray, cuts: np.ndarray | None = None) -> np.ndarray:
+        """Smoothed (N, h, w) ``probs``; a frame marked in ``cuts`` (N,) starts afresh (a new shot)."""
         out = np.empty_like(probs)
         for i, p in enumerate(probs):  # sequential by nature: each frame depends on the last
-            if self.previous is None or self.previous.shape != p.shape:
+            if self.previous is None or self.previous.shape != p.shape or (cuts is not None and cuts[i]):
                 smoothed = p
             else:
                 weight = self.base + (1 - self.base) * np.minimum(np.abs(p - self.previous) / self.tau, 1)
@@ -109,7 +110,7 @@ class MatteRefiner:
         threads = threads or upsample_threads()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="upsample") if threads > 1 else None
 
-    def temporal(self) -> Callable[[np.ndarray], np.ndarray]:
+    def temporal(self) -> TemporalSmoother:
         return TemporalSmoother(self.settings.temporal_base, self.settings.temporal_tau)
 
     def clean(self, probs: np.ndarray) -> np.ndarray:

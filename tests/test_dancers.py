@@ -156,6 +156,36 @@ def test_statistics_restart_when_the_main_dancer_changes():
     assert frames["motion_energy"].isna().tolist() == [True, False, True, False, False]
 
 
+def test_after_a_cut_the_new_shot_takes_the_ids_the_biggest_body_the_main_dancer():
+    frames, cut = 60, 24
+    probs = np.zeros((frames, HEIGHT, WIDTH), np.float32)
+    probs[:cut, 40:220, 30:60] = 1  # shot 1: the dancer, big, left of centre...
+    probs[:cut, 150:220, 115:135] = 1  # ...and someone small on the right
+    probs[cut:, 30:230, 75:105] = 1  # shot 2, elsewhere in the frame: someone big...
+    probs[cut:, 160:220, 5:20] = 1  # ...and someone small; nobody where shot 1 had anyone
+    cuts = np.arange(frames) == cut
+    tracker = DancerTracker()
+    parts = [tracker.update(probs[a : a + 8], np.arange(a, a + 8) / FPS, cuts[a : a + 8]) for a in range(0, frames, 8)]
+    owner, main = np.concatenate([p.owner for p in parts]), np.concatenate([p.main for p in parts])
+    assert (main == 1).all()  # the main matte never goes blank at the cut
+    assert (owner[cut:, 100, 90] == 1).all() and (owner[cut:, 200, 10] == 2).all()
+    assert parts[-1].dancers == (1, 2) and tracker.dancers_seen == 2
+
+    uncut = DancerTracker()  # the same frames without the cut: the new bodies are new dancers
+    main = np.concatenate([uncut.update(probs[a : a + 8], np.arange(a, a + 8) / FPS).main for a in range(0, frames, 8)])
+    assert (main[cut : cut + 6] == 1).all() and set(main[-4:]) == {3}  # dancer 1, unseen, is main until it ends
+
+
+def test_statistics_restart_at_a_cut():
+    mattes = np.zeros((5, 40, 40), np.float32)
+    for i, matte in enumerate(mattes):
+        matte[10:30, 2 * i : 2 * i + 10] = 1.0
+    cuts = np.array([False, False, False, True, False])
+    frames = FrameStatistics("clip").update(mattes, np.arange(5) / 10, np.arange(5), cuts=cuts)
+    assert frames["motion_energy"].isna().tolist() == [True, False, False, True, False]
+    assert frames["centroid_speed"].isna().tolist() == [True, False, False, True, False]
+
+
 E2E = SyntheticClipSpec(width=180, height=320, frames=24, fps=12, seed=7)
 
 
