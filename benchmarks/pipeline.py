@@ -4,7 +4,8 @@
                                             [--device auto] [--batch-size 8] [--model NAME]
 
 Without ``--clip`` a synthetic 1080x1920 clip with audio is made first. Prints fps for
-decode alone, segmentation alone (resize + network), refinement alone (smoothing,
+decode alone, segmentation alone (resize + network + shot cuts, as the processor's segment stage;
+the shot-cut detection also alone), refinement alone (smoothing,
 clean-up, edge-aware upsampling), dancer tracking alone (``seg.dancers``), statistics alone,
 each format's encoder alone, and each format end to end, then end-to-end / slowest stage per
 format (1.0 = perfect overlap), end-to-end / serial (the fps if the stages ran one after the
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from analytics import FrameStatistics
 from pipelines.processor import ClipProcessor, ProcessSettings
+from pipelines.shots import ShotCutDetector
 from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import ClipReader, FrameBatch
 from pipelines.writers import FORMATS, WriterSettings, open_writer
@@ -87,9 +89,19 @@ def main() -> None:
     probs = [segmenter.probabilities(b.scaled_rgb(small_w, small_h)) for b in batches]
     alphas = [refiner.upsample(p, b.grey()) for p, b in zip(probs, batches)]
     smoother = refiner.temporal()
+
+    def segment() -> None:
+        shots = ShotCutDetector()
+        for b in batches:
+            small = b.scaled_rgb(small_w, small_h)
+            segmenter.probabilities(small)
+            shots.update(small, b.times_s)
+
+    smalls = [b.scaled_rgb(small_w, small_h) for b in batches]
+    cuts_fps = fps(frames, lambda: [ShotCutDetector().update(small, b.times_s) for small, b in zip(smalls, batches)])
     stage_fps = {
         "decode": fps(frames, decode),
-        "segment": fps(frames, lambda: [segmenter.probabilities(b.scaled_rgb(small_w, small_h)) for b in batches]),
+        "segment": fps(frames, segment),
         "refine": fps(frames, lambda: [refiner.upsample(refiner.clean(smoother(p)), b.grey()) for p, b in zip(probs, batches)]),
     }
     tracker = DancerTracker()
@@ -109,6 +121,7 @@ def main() -> None:
 
     for name, value in stage_fps.items():
         print(f"{name + ' only':24s} {value:8.1f} fps")
+    print(f"{'shot cuts only':24s} {cuts_fps:8.1f} fps")
     print(f"{'dancer tracking only':24s} {tracking_fps:8.1f} fps")
     print(f"{'statistics only':24s} {stats_fps:8.1f} fps")
     print(f"{'format':10s} {'encode fps':>10s} {'e2e fps':>9s} {'slowest stage':>16s} {'e2e/slowest':>12s} "
