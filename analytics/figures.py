@@ -51,11 +51,15 @@ def thumbnail_strip(frames: np.ndarray, style: FigureStyle = STYLE) -> str:
 
 
 def time_series_plot(frame_df: pd.DataFrame, style: FigureStyle = STYLE) -> str:
-    """PNG data URI: body_area_frac above, motion_energy and centroid_speed (right axis) below, over time_s."""
+    """PNG data URI: body_area_frac above, motion_energy and centroid_speed (right axis) below, over time_s;
+    the cuts of an edited clip as dashed lines."""
     figure = Figure(figsize=(7.5, 3.6), dpi=style.dpi)
     figure.subplots_adjust(left=0.12, right=0.86, bottom=0.14, top=0.97, hspace=0.08)
     area, motion = figure.subplots(2, 1, sharex=True)
     time_s = frame_df["time_s"]
+    for cut_s in time_s[frame_df["shot"].diff() > 0]:
+        for axes in (area, motion):
+            axes.axvline(cut_s, color="grey", linestyle="--", linewidth=0.8)
     area.plot(time_s, frame_df["body_area_frac"], color="tab:purple")
     area.set_ylabel("body area\n(frame fraction)")
     motion.plot(time_s, frame_df["motion_energy"], color="tab:orange")

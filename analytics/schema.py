@@ -17,7 +17,7 @@ from analytics.columns import Column
 from analytics.stats import FRAME_COLUMNS
 from analytics.summary import SUMMARY_COLUMNS
 
-SCHEMA_VERSION = "2"  # 2: per-frame `dancer`, per-clip `dancers_seen`
+SCHEMA_VERSION = "3"  # 2: per-frame `dancer`, per-clip `dancers_seen`; 3: per-frame `shot`, per-clip `shots`
 SCHEMA_VERSION_KEY = "dancematte_schema_version"
 STATS_DIRNAME = "stats"
 CLIPS_FILENAME = "clips.parquet"

@@ -45,6 +45,12 @@ FRAME_COLUMNS: tuple[Column, ...] = (
     ),
     Column("time_s", "float64", "Frame timestamp in seconds (variable frame rate allowed)."),
     Column(
+        "shot",
+        "int16",
+        "Shot of an edited clip the frame belongs to: 0 from the first frame, one more at each hard cut "
+        "(`pipelines.shots`); all 0 in a clip without cuts. The motion columns restart at each shot's first frame.",
+    ),
+    Column(
         "person_present",
         "bool",
         "The silhouette (p > 0.5) covers at least `StatsSettings.presence_frac` of the frame (default 0.2%).",
@@ -151,6 +157,7 @@ class FrameStatistics:
         self.settings = settings
         self._last: _LastFrames | None = None
         self._dancer = 0  # of the previous frame
+        self._shot = 0  # of the previous frame
 
     def update(
         self,
@@ -170,6 +177,8 @@ class FrameStatistics:
         _check_batch(mattes, times_s, frame_index, grey)
         dancers = np.broadcast_to(np.asarray(dancer, np.int16), frame_index.shape)
         cuts = np.zeros(len(dancers), bool) if cuts is None else np.asarray(cuts, bool)
+        shots = self._shot + np.cumsum(cuts, dtype=np.int64)
+        self._shot = int(shots[-1]) if len(shots) else self._shot
         starts = np.flatnonzero((np.diff(dancers, prepend=np.int16(-1)) != 0) | cuts)  # runs of one dancer in one shot
         runs = zip(starts, [*starts[1:], len(dancers)]) if len(dancers) else [(0, 0)]
         parts = []
@@ -177,13 +186,14 @@ class FrameStatistics:
             if a < b and (dancers[a] != self._dancer or cuts[a]):
                 self._last, self._dancer = None, dancers[a]
             part_grey = None if grey is None else grey[a:b]
-            parts.append(self._update_run(mattes[a:b], times_s[a:b], frame_index[a:b], part_grey, self._dancer))
+            parts.append(self._update_run(mattes[a:b], times_s[a:b], frame_index[a:b], part_grey, self._dancer, shots[a:b]))
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     def _update_run(
-        self, mattes: np.ndarray, times_s: np.ndarray, frame_index: np.ndarray, grey: np.ndarray | None, dancer: int
+        self, mattes: np.ndarray, times_s: np.ndarray, frame_index: np.ndarray, grey: np.ndarray | None, dancer: int,
+        shot: np.ndarray,
     ) -> pd.DataFrame:
-        """The rows of consecutive frames of one dancer."""
+        """The rows of consecutive frames of one dancer in one shot."""
         n, height, width = mattes.shape
         last = self._last or _LastFrames.before_clip(height, width, self.settings)
         if last.silhouettes.shape[1:] != (height, width):
@@ -227,6 +237,7 @@ class FrameStatistics:
             "frame": frame_index,
             "dancer": np.full(n, dancer, np.int16),
             "time_s": times_s,
+            "shot": shot,
             "person_present": present,
             "matte_confidence": np.abs(2 * mattes - 1).mean(axis=(1, 2), dtype=np.float64),
             "n_regions": _count_regions(silhouettes, self.settings.min_region_frac * frame_px),

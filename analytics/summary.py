@@ -40,6 +40,11 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     ),
     Column("n_regions_max", "int64", "Largest n_regions of any frame (0 for a clip without frames)."),
     Column(
+        "shots",
+        "int64",
+        "Shots of an edited clip: one more than the hard cuts found (`pipelines.shots`); 0 for a clip without frames.",
+    ),
+    Column(
         "dancers_seen",
         "int64",
         "Tracked dancers seen over at least `TrackerSettings.min_seen_s` (default 0.5 s), whatever `--dancers`; "
@@ -68,6 +73,7 @@ def summarise(frame_df: pd.DataFrame, dancers_seen: int = 0) -> dict:
         "quantity_of_motion_mean": frame_df["quantity_of_motion"].mean(),
         "movement_intensity": float(np.mean(defined)) if defined else np.nan,
         "n_regions_max": int(frame_df["n_regions"].max()) if len(frame_df) else 0,
+        "shots": int(frame_df["shot"].max()) + 1 if len(frame_df) else 0,
         "dancers_seen": dancers_seen,
     }
     return {c.name: np.dtype(c.dtype).type(summary[c.name]).item() for c in SUMMARY_COLUMNS}

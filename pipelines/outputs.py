@@ -33,6 +33,7 @@ class _Timing:
     times_s: np.ndarray
     index: np.ndarray
     durations: np.ndarray
+    cuts: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class ClipOutputs:
             for writer in out.writers:
                 writer.write(batch, alpha)
             out.tables.append(out.stats.update(layer.matte, batch.times_s, batch.index, grey, layer.dancer, cuts))
-        self._written.append(_Timing(batch.pts, batch.times_s, batch.index, batch.durations))
+        self._written.append(_Timing(batch.pts, batch.times_s, batch.index, batch.durations, cuts))
         self.frames += len(batch.index)
 
     def _open(self, key: int, low_res_hw: tuple[int, int]) -> _Layer:
@@ -83,7 +84,7 @@ class ClipOutputs:
             for writer in writers:
                 writer.write(black, np.zeros(black.shape, np.uint8))
             empty = np.zeros((n, *low_res_hw), np.float32)
-            layer.tables.append(layer.stats.update(empty, timing.times_s, timing.index, dancer=key))
+            layer.tables.append(layer.stats.update(empty, timing.times_s, timing.index, dancer=key, cuts=timing.cuts))
         return layer
 
     def close(self) -> list[Path]:

@@ -96,7 +96,7 @@ def test_clip_without_anyone_gives_nans_and_no_warnings():
     frames = run(np.zeros((3, 36, 64), np.float32))
     assert not frames["person_present"].any()
     assert (frames["n_regions"] == 0).all()
-    assert frames.drop(columns=["clip", "frame", "dancer", "time_s", "person_present", "matte_confidence", "n_regions",
+    assert frames.drop(columns=["clip", "frame", "dancer", "time_s", "shot", "person_present", "matte_confidence", "n_regions",
                                 "body_area_frac"]).isna().all().all()
 
 

@@ -22,11 +22,12 @@ def test_summary_of_a_moving_square_with_a_gap():
                         np.median([0.5, 1.0, 2.0]) / INTENSITY_SCALES.quantity_of_motion])
     assert summary["movement_intensity"] == pytest.approx(expected)
     assert summary["n_regions_max"] == 1
+    assert summary["shots"] == 1
     assert all(isinstance(value, (int, float)) for value in summary.values())
 
 
 def test_summary_of_an_empty_clip_is_nan_not_an_error():
     frames = FrameStatistics("clip").update(np.zeros((0, 8, 8), np.float32), np.zeros(0), np.zeros(0, np.int64))
     summary = summarise(frames)
-    assert summary["n_regions_max"] == 0
+    assert summary["n_regions_max"] == summary["shots"] == 0
     assert np.isnan(summary["presence_ratio"]) and np.isnan(summary["movement_intensity"])

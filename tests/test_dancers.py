@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 
@@ -176,14 +177,17 @@ def test_after_a_cut_the_new_shot_takes_the_ids_the_biggest_body_the_main_dancer
     assert (main[cut : cut + 6] == 1).all() and set(main[-4:]) == {3}  # dancer 1, unseen, is main until it ends
 
 
-def test_statistics_restart_at_a_cut():
-    mattes = np.zeros((5, 40, 40), np.float32)
+def test_statistics_restart_and_count_shots_at_each_cut_across_batches():
+    mattes = np.zeros((8, 40, 40), np.float32)
     for i, matte in enumerate(mattes):
         matte[10:30, 2 * i : 2 * i + 10] = 1.0
-    cuts = np.array([False, False, False, True, False])
-    frames = FrameStatistics("clip").update(mattes, np.arange(5) / 10, np.arange(5), cuts=cuts)
-    assert frames["motion_energy"].isna().tolist() == [True, False, False, True, False]
-    assert frames["centroid_speed"].isna().tolist() == [True, False, False, True, False]
+    cuts = np.array([False, False, False, True, False, True, False, False])
+    stats = FrameStatistics("clip")
+    frames = pd.concat([stats.update(mattes[a : a + 4], np.arange(a, a + 4) / 10, np.arange(a, a + 4), cuts=cuts[a : a + 4])
+                        for a in (0, 4)], ignore_index=True)
+    assert frames["shot"].tolist() == [0, 0, 0, 1, 1, 2, 2, 2]
+    restarted = [True, False, False, True, False, True, False, False]
+    assert frames["motion_energy"].isna().tolist() == frames["centroid_speed"].isna().tolist() == restarted
 
 
 E2E = SyntheticClipSpec(width=180, height=320, frames=24, fps=12, seed=7)

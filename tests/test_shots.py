@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics import load_frames
+from analytics import FrameStatistics, load_clips, load_frames
+from analytics.figures import time_series_plot
 from pipelines.cli import main
 from pipelines.shots import ShotCutDetector, ShotSettings, content_score
 from pipelines.synthetic import SyntheticClipSpec, make_clip
@@ -77,5 +78,17 @@ def test_edited_clip_keeps_its_dancer_matted_in_every_shot_and_restarts_motion_a
     assert min(scores) > 0.8, scores  # no frame loses the dancer after a cut
     frames = load_frames(out, "edited")
     assert (frames["dancer"] == 1).all()  # the same dancer in every shot
+    assert frames["shot"].tolist() == [0] * 12 + [1] * 12 + [2] * 12
+    assert load_clips(out).set_index("clip").loc["edited", "shots"] == 3
     assert frames.loc[frames["motion_energy"].isna(), "frame"].tolist() == [0, *CUT_FRAMES]
     assert frames["motion_energy"].max() < 0.5  # never one shot compared with the next
+
+
+def test_report_plot_marks_the_cuts():
+    mattes = np.zeros((24, 32, 18), np.float32)
+    mattes[:, 8:24, 4:14] = 1
+    cuts = np.arange(24) == 12
+    edited = FrameStatistics("clip").update(mattes, np.arange(24) / 12, np.arange(24), cuts=cuts)
+    assert edited["shot"].max() == 1
+    assert time_series_plot(edited) != time_series_plot(edited.assign(shot=0))  # the same curves, the line added
+    assert time_series_plot(edited) == time_series_plot(edited.copy())
