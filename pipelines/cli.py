@@ -35,6 +35,19 @@ def parse_formats(values: list[str] | None) -> tuple[str, ...]:
     return formats
 
 
+def parse_decoder_channels(value: str | None) -> tuple[int, ...] | None:
+    """``64,32,24,16,8`` -> (64, 32, 24, 16, 8): five positive widths, deepest first."""
+    if value is None:
+        return None
+    try:
+        channels = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        channels = ()
+    if len(channels) != 5 or min(channels) < 1:
+        raise UsageError(f"--decoder-channels {value}: give five positive widths, deepest first (e.g. 64,32,24,16,8)")
+    return channels
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     from pipelines.processor import ProcessSettings
     from pipelines.run import Run, RunSettings
@@ -86,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         images=args.images, masks=args.masks, out=args.out, arch=args.arch, encoder=args.encoder,
         long_side=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
-        init=args.init, workers=args.workers,
+        init=args.init, workers=args.workers, decoder_channels=parse_decoder_channels(args.decoder_channels),
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -172,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, help="cap on steps per epoch (smoke runs)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that crosses this many minutes")
     t.add_argument("--init", help="saved model (name or folder) whose tensors with matching names and shapes start the run")
+    t.add_argument("--decoder-channels", metavar="W,W,W,W,W",
+                   help="U-Net decoder widths, deepest first (default: the shipped model's 64,32,24,16,8)")
     t.add_argument("--workers", type=int, help="processes making augmented batches (default: all cores but two, at least one)")
     t.set_defaults(handler=cmd_train)
 

