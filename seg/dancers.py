@@ -4,8 +4,12 @@ Works on the low-resolution matte alone (network resolution, e.g. 144x256), in o
 by batch: ``DancerTracker`` keeps its state across the batches of a clip.
 
 Separation. Each frame's silhouette (p > 0.5) is cut into 8-connected regions. Every live track
-keeps its *whole body*: its mask from the last frame it had a region to itself, and predicts
-where that body is now from its velocity.
+keeps its *whole body*: its mask from the last frame it had a region to itself and was seen whole,
+and predicts where that body is now from its velocity. A track seen shrunk below ``steady_area``
+of its body is partly missed (a gap in the matte where the network doubts the torso, something in
+front): its body stays whole and is fitted to what is seen, as for a shared region below, so the
+parts that come back in the next frames are where the track expects them. The velocity comes from
+the centroid only between bodies of comparable size (a part lost or found is no motion).
 
 - A region is the *home* of each track whose predicted body overlaps it more than any other region.
 - A region that is one track's home goes to that track whole.
@@ -18,11 +22,16 @@ where that body is now from its velocity.
   hand reaching into the partner's body goes to the partner for those frames. A track given
   less than ``hidden_share`` of its body is hidden behind the others: it gets nothing and coasts
   on its velocity.
-- A region that is nobody's home joins the nearest track within ``join_frac`` of the frame's long
-  side (a limb cut off by a matte gap, a dancer coming out from behind someone); else it starts a
-  new track when it covers at least ``min_area_frac`` of the frame; else it belongs to nobody. A
-  track given a region to itself of at least ``reappear_share`` of its body leaves any region it
-  shared (it has come out from behind someone).
+- The regions that are nobody's home, biggest first, join the nearest track: within ``join_frac``
+  of the frame's long side of its predicted body or of its home region (a limb cut off by a matte
+  gap, a dancer coming out from behind someone), or, for a region smaller than ``part_share`` of
+  that track's body, within ``part_reach`` of the body's length (a head or a hand the network lost
+  for a few frames, back but apart from the body); else a region starts a new track when it covers
+  at least ``min_area_frac`` of the frame (the smaller regions after it may join it); else it
+  belongs to nobody. Someone small close to a dancer (within ``part_reach``) when first seen is
+  therefore taken for a part of that dancer, and stays one (see Limits). A track given a region
+  to itself of at least ``reappear_share`` of its body leaves any region it shared (it has come
+  out from behind someone).
 - Soft edge pixels (p <= 0.5) within ``edge_px`` of a track's pixels are that track's (the higher id
   where two are that close); with one track and nothing left to nobody, the whole frame is its.
 - A track unseen for ``max_unseen_s`` ends. Ids count up from 1 in order of appearance and are
@@ -78,11 +87,14 @@ class TrackerSettings:
 
     min_area_frac: float = 0.003  # least region area, as a fraction of the frame, that starts a track
     join_frac: float = 0.03  # a region this close to a track (fraction of the long side) joins it
+    part_share: float = 0.25  # a region smaller than this share of a track's body may be a part of it...
+    part_reach: float = 0.15  # ...when this close to it (fraction of the body's length)
     edge_px: int = 3  # soft edge pixels this close to a dancer's silhouette are the dancer's
     hidden_share: float = 0.15  # a track given less than this share of its body is hidden
     reappear_share: float = 0.5  # a track given a region of its own this large leaves any shared region
     max_unseen_s: float = 1.0  # a track unseen this long ends
     velocity_smoothing: float = 0.5  # weight of the previous velocity in each update
+    steady_area: float = 0.7  # a body seen shrunk below this share of its whole body is partly missed (fitted, kept whole)
     search_frac: float = 0.04  # a shared body is fitted this far (fraction of the long side) around its prediction
     size_weight: float = 0.4
     centre_weight: float = 0.3
@@ -146,6 +158,16 @@ class _Track:
     motion: float = 0.0  # of the last frame it was seen alone
     score: float = 0.0
     lost: bool = False  # its body is from before a cut: it waits for a region of the new shot
+
+    @property
+    def area(self) -> int:
+        """Pixels of its whole body."""
+        return np.count_nonzero(self.mask)
+
+    @property
+    def length(self) -> int:
+        """The long side of its whole body's bounding box, pixels."""
+        return max(cv2.boundingRect(self.mask.view(np.uint8))[2:])
 
     def expected_shift(self, time_s: float) -> np.ndarray:
         """(2,) int how far ``mask`` should have moved by ``time_s``: as far as it coasted, then on its velocity."""
@@ -221,21 +243,26 @@ class DancerTracker:
             overlap = [np.count_nonzero(region & mask) for region in regions]
             if overlap and max(overlap) > 0:
                 homes.setdefault(int(np.argmax(overlap)), []).append(track)
+        home_of = {track.id: r for r, members in homes.items() for track in members}
+        anchors = [regions[home_of[t.id]] | mask if t.id in home_of else mask for t, mask in zip(tracks, predicted)]
         found = self._found_after_cut([r for r in range(len(regions)) if r not in homes], regions, time_s)
+        areas = [np.count_nonzero(region) for region in regions]
         owner = np.zeros(silhouette.shape, np.int16)
         came_out = set()  # tracks given a region to themselves of at least reappear_share of their body
-        for r, region in enumerate(regions):
-            members = homes.get(r, [])
-            if len(members) > 1:
-                continue
-            if members:
-                track_id = members[0].id
-            else:
-                track_id = found[r] if r in found else self._orphan_owner(region, tracks, predicted, time_s)
-            owner[region] = track_id
-            body_px = next((np.count_nonzero(t.mask) for t in tracks if t.id == track_id), None)
-            if body_px is not None and np.count_nonzero(region) >= self.settings.reappear_share * body_px:
+
+        def give(r: int, track_id: int) -> None:
+            owner[regions[r]] = track_id
+            body_px = next((t.area for t in tracks if t.id == track_id), None)
+            if body_px is not None and areas[r] >= self.settings.reappear_share * body_px:
                 came_out.add(track_id)
+
+        for r, members in homes.items():
+            if len(members) == 1:
+                give(r, members[0].id)
+        for r, track_id in found.items():
+            give(r, track_id)
+        for r in sorted((r for r in range(len(regions)) if r not in homes and r not in found), key=lambda r: -areas[r]):
+            give(r, self._orphan_owner(regions[r], tracks, anchors, time_s))  # biggest first: the parts join their body
         self._fitted = {}
         for r, members in homes.items():
             staying = [track for track in members if track.id not in came_out]
@@ -243,7 +270,7 @@ class DancerTracker:
                 owner[regions[r]] = (
                     self._share(regions[r], staying, time_s)
                     if staying
-                    else self._orphan_owner(regions[r], tracks, predicted, time_s)
+                    else self._orphan_owner(regions[r], tracks, anchors, time_s)
                 )
         return owner
 
@@ -264,11 +291,10 @@ class DancerTracker:
         """Track id of each pixel of a region home to ``tracks``: fit each body, the deepest one wins."""
         if len(tracks) == 1:
             return tracks[0].id
-        search_px = max(1, round(self.settings.search_frac * max(region.shape)))
         for track in tracks:
-            self._fitted[track.id] = track.fitted_shift(region, time_s, search_px)
+            self._fitted[track.id] = track.fitted_shift(region, time_s, search_px(self.settings, region.shape))
         depth = np.stack([signed_distance(shifted(t.mask, self._fitted[t.id]))[region] for t in tracks])
-        body_px = np.array([np.count_nonzero(track.mask) for track in tracks])
+        body_px = np.array([track.area for track in tracks])
         active = np.arange(len(tracks))
         while True:
             choice = depth[active].argmin(axis=0)
@@ -279,21 +305,28 @@ class DancerTracker:
         ids = np.array([track.id for track in tracks], np.int16)
         return ids[active][choice]
 
-    def _orphan_owner(
-        self, region: np.ndarray, tracks: list[_Track], predicted: list[np.ndarray], time_s: float
-    ) -> int:
-        """The track a region nobody expected joins: the nearest close one, else a new one, else none (0)."""
-        join_px = self.settings.join_frac * max(region.shape)
+    def _orphan_owner(self, region: np.ndarray, tracks: list[_Track], anchors: list[np.ndarray], time_s: float) -> int:
+        """The track a region nobody expected joins: the nearest close one, else a new one, else none (0).
+
+        ``anchors`` are where each track may be in this frame: its predicted body and its home region.
+        A new track is added to ``tracks`` and ``anchors``."""
+        s = self.settings
+        area = np.count_nonzero(region)
         if tracks:
             gap = cv2.distanceTransform((~region).view(np.uint8), cv2.DIST_L2, 3)
-            distances = [gap[mask].min() if mask.any() else np.inf for mask in predicted]
+            distances = [gap[anchor].min() if anchor.any() else np.inf for anchor in anchors]
             nearest = int(np.argmin(distances))
-            if distances[nearest] <= join_px:
+            reach = s.join_frac * max(region.shape)
+            if area < s.part_share * tracks[nearest].area:
+                reach = max(reach, s.part_reach * tracks[nearest].length)
+            if distances[nearest] <= reach:
                 return tracks[nearest].id
-        if np.count_nonzero(region) < self.settings.min_area_frac * region.size:
+        if area < s.min_area_frac * region.size:
             return 0
-        track = _Track(self._next_id, region, centroid(region, np.count_nonzero(region)), time_s, time_s, time_s)
+        track = _Track(self._next_id, region, centroid(region, area), time_s, time_s, time_s)
         self._tracks.append(track)
+        tracks.append(track)  # the smaller regions after this one may be its parts
+        anchors.append(region)
         self._next_id += 1
         self._first_s = time_s if self._first_s is None else self._first_s
         return track.id
@@ -308,6 +341,8 @@ class DancerTracker:
             if area == 0:
                 continue
             position = centroid(mask, area)
+            if track.id not in self._fitted and area < s.steady_area * track.area:  # partly missed: fit the whole body
+                self._fitted[track.id] = track.fitted_shift(mask, time_s, search_px(s, owner.shape))
             if track.id in self._fitted:  # a cut body: keep the whole mask, moved where it fitted
                 step_s = time_s - track.last_seen_s
                 if step_s > 0:
@@ -316,7 +351,7 @@ class DancerTracker:
                 track.moved = self._fitted[track.id].astype(float)
             else:
                 step_s = time_s - track.mask_s
-                if step_s > 0:
+                if step_s > 0 and s.steady_area * area <= track.area:  # parts coming back are no motion
                     step_velocity = (position - track.centroid) / step_s
                     track.velocity = s.velocity_smoothing * track.velocity + (1 - s.velocity_smoothing) * step_velocity
                 track.motion = np.count_nonzero(mask ^ track.mask) / area
@@ -360,6 +395,11 @@ class DancerTracker:
         else:
             self._ahead_since_s = None
         return self._main
+
+
+def search_px(settings: TrackerSettings, shape: tuple[int, ...]) -> int:
+    """How far around its prediction a body is fitted, pixels."""
+    return max(1, round(settings.search_frac * max(shape)))
 
 
 def shifted(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:

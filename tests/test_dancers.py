@@ -163,7 +163,7 @@ def test_after_a_cut_the_new_shot_takes_the_ids_the_biggest_body_the_main_dancer
     probs[:cut, 40:220, 30:60] = 1  # shot 1: the dancer, big, left of centre...
     probs[:cut, 150:220, 115:135] = 1  # ...and someone small on the right
     probs[cut:, 30:230, 75:105] = 1  # shot 2, elsewhere in the frame: someone big...
-    probs[cut:, 160:220, 5:20] = 1  # ...and someone small; nobody where shot 1 had anyone
+    probs[cut:, 130:230, 5:20] = 1  # ...and someone smaller; nobody where shot 1 had anyone
     cuts = np.arange(frames) == cut
     tracker = DancerTracker()
     parts = [tracker.update(probs[a : a + 8], np.arange(a, a + 8) / FPS, cuts[a : a + 8]) for a in range(0, frames, 8)]
@@ -257,3 +257,24 @@ def test_each_dancer_gets_own_files_and_rows_for_every_frame(duo, tmp_path):
     late = frames[frames["dancer"] == 2].set_index("frame")["person_present"]
     assert not late[:8].any() and late[16:].all()
     assert load_clips(out)["dancers_seen"].tolist() == [2]
+
+
+def test_a_dancer_whose_matte_breaks_apart_stays_one_dancer():
+    """The network doubts a torso or a neck for a few frames: the pieces are still the one dancer, whole in the main matte."""
+    frames = 32
+    probs = scene(people(1), [glide(frames, (50, 150), (94, 150), 150)])[0]
+    probs[8:11, 70:166] *= 0.3  # upper body lost: only the legs are seen...
+    probs[11:14, 96:112] *= 0.2  # ...then the rest, the head beyond a gap wider than join_frac (the neck still doubted)
+    probs[20:24, 70:100] *= 0.2  # head lost...
+    probs[24:28, 96:112] *= 0.2  # ...and back, apart
+    silhouette = probs > 0.5
+    assert all(ndimage.label(silhouette[i], np.ones((3, 3)))[1] == 2 for i in (12, 24))  # the head apart from the body
+    owner, main, tracker = track(probs[None])
+    assert tracker.dancers_seen == 1 and (main == 1).all()
+    assert all((owner[i][silhouette[i]] == 1).all() for i in range(frames))
+
+    # someone small in the distance is still someone else, not a part (beyond part_reach of the dancer's length)
+    distant = scene(people(2)[1:], [glide(frames, (128, 40), (128, 40), 40)])[0]
+    owner, main, tracker = track(np.stack([probs, distant]))
+    assert tracker.dancers_seen == 2 and (main == 1).all()
+    assert all((owner[i][silhouette[i]] == 1).all() and (owner[i][distant[i] > 0.5] == 2).all() for i in range(frames))
