@@ -70,26 +70,37 @@ def data_hash(pairs: list[Pair]) -> str:
 
 
 class BackgroundBank:
-    """Person-free backgrounds: real strips beside the people in the photos, or procedural clutter.
+    """Person-free backgrounds: real pictures from the photos, or procedural clutter.
 
     Many training photos are street scenes; the full-height columns left and right of the
     person's matte hold no person and give real textures (walls, shop fronts, pavements).
+    With ``whole_photos`` each photo also gives its whole scene with the person painted out
+    (``painted_out``): wider real context than a strip (a road, a building front), which
+    the strips alone left the model to hallucinate people on.
     """
 
-    def __init__(self, people: list[Person], min_width: int = 48, real_share: float = 0.5) -> None:
-        self.strips = [strip for person in people for strip in person_free_strips(person, min_width)]
-        self.real_share = real_share if self.strips else 0.0
+    def __init__(self, people: list[Person], min_width: int = 48, real_share: float = 0.5, whole_photos: bool = False) -> None:
+        self.pictures = [picture for person in people
+                         for picture in person_free_strips(person, min_width) + ([painted_out(person)] if whole_photos else [])]
+        self.real_share = real_share if self.pictures else 0.0
 
     def sample(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         if rng.random() >= self.real_share:
             return procedural_background(rng, height, width)
-        strip = self.strips[rng.integers(len(self.strips))]
+        strip = self.pictures[rng.integers(len(self.pictures))]
         scale = max(height / strip.shape[0], width / strip.shape[1]) * rng.uniform(1.0, 1.5)
         resized = cv2.resize(strip, (max(width, round(strip.shape[1] * scale)), max(height, round(strip.shape[0] * scale))))
         y = rng.integers(resized.shape[0] - height + 1)
         x = rng.integers(resized.shape[1] - width + 1)
         crop = resized[y : y + height, x : x + width]
         return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
+
+
+def painted_out(person: Person, grow_px: int = 7) -> np.ndarray:
+    """The photo with its person (matte grown by ``grow_px``) painted out from the surroundings (OpenCV Telea inpainting)."""
+    size = 2 * grow_px + 1
+    hole = cv2.dilate((person.alpha > 0.05).astype(np.uint8), np.ones((size, size), np.uint8))
+    return cv2.inpaint(person.rgb, hole, 5, cv2.INPAINT_TELEA)
 
 
 def person_free_strips(person: Person, min_width: int) -> list[np.ndarray]:

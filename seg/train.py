@@ -95,7 +95,7 @@ class AugmentedBatches(torch.utils.data.Dataset):
 
     def __init__(self, people: list[Person], settings: TrainSettings, steps: int) -> None:
         self.people = people
-        self.backgrounds = BackgroundBank(people)
+        self.backgrounds = BackgroundBank(people, whole_photos=True)
         self.batch_size = settings.batch_size
         self.seed = settings.seed
         self.steps = steps

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from pipelines.cli import main
-from seg.data import AugmentSettings, BackgroundBank, augmented_sample, find_pairs, is_validation, load_people
+from seg.composite import Person
+from seg.data import AugmentSettings, BackgroundBank, augmented_sample, find_pairs, is_validation, load_people, painted_out
 from seg.models import create_model, load_model
 from seg.segmenter import Segmenter, SegmenterSettings
 from seg.train import BatchMaker, TrainSettings, loss_fn, train
@@ -197,3 +198,20 @@ def test_batches_are_the_same_from_any_number_of_worker_processes(people_dirs):
     made = [next(iter(BatchMaker(people, TrainSettings(**{**base.__dict__, "workers": n})).epoch(5, 1))) for n in (0, 2)]
     torch.testing.assert_close(made[0][0], made[1][0])
     torch.testing.assert_close(made[0][1], made[1][1])
+
+
+def test_whole_photo_backgrounds_have_the_person_painted_out():
+    """``whole_photos``: each photo also gives its scene without the person, filled from the surroundings."""
+    yy, xx = np.mgrid[0:120, 0:80]
+    scene = np.dstack([40 + xx, 90 + yy // 4, np.full_like(xx, 150)]).astype(np.uint8)  # a smooth real-ish backdrop
+    alpha = (((xx - 40) / 18.0) ** 2 + ((yy - 60) / 40.0) ** 2 < 1).astype(np.float32)
+    photo = np.where(alpha[..., None] > 0, np.uint8([255, 0, 0]), scene)  # a red person
+    person = Person(photo, alpha)
+    without = painted_out(person)
+    assert without.shape == photo.shape
+    assert np.abs(without.astype(int) - scene).max() < 40  # no red left: the backdrop carried across
+    outside = cv2.dilate(alpha.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    assert np.array_equal(without[outside], photo[outside])  # nothing changes away from the person
+    strips = BackgroundBank([person], min_width=8)
+    whole = BackgroundBank([person], min_width=8, whole_photos=True)
+    assert len(whole.pictures) == len(strips.pictures) + 1 and np.array_equal(whole.pictures[-1], without)
