@@ -25,11 +25,13 @@ the centroid only between bodies of comparable size (a part lost or found is no 
 - The regions that are nobody's home, biggest first, join the nearest track: within ``join_frac``
   of the frame's long side of its predicted body or of its home region (a limb cut off by a matte
   gap, a dancer coming out from behind someone), or, for a region smaller than ``part_share`` of
-  that track's body, within ``part_reach`` of the body's length (a head or a hand the network lost
-  for a few frames, back but apart from the body); else a region starts a new track when it covers
-  at least ``min_area_frac`` of the frame (the smaller regions after it may join it); else it
-  belongs to nobody. Someone small close to a dancer (within ``part_reach``) when first seen is
-  therefore taken for a part of that dancer, and stays one (see Limits). A track given a region
+  that track's body and at most twice what the track has lately lost (its most pixels seen within
+  ``max_unseen_s`` less what it has in this frame so far), within ``part_reach`` of the body's
+  length (a head or a hand the network lost for a few frames, back but apart from the body); else a
+  region starts a new track when it covers at least ``min_area_frac`` of the frame (the smaller
+  regions after it may join it); else it belongs to nobody. So someone small turning up beside a
+  dancer who has lost nothing is someone else, but one turning up as the dancer loses a part of
+  that size is taken for it, and stays with the dancer (see Limits). A track given a region
   to itself of at least ``reappear_share`` of its body leaves any region it shared (it has come
   out from behind someone).
 - Soft edge pixels (p <= 0.5) within ``edge_px`` of a track's pixels are that track's (the higher id
@@ -158,6 +160,7 @@ class _Track:
     motion: float = 0.0  # of the last frame it was seen alone
     score: float = 0.0
     lost: bool = False  # its body is from before a cut: it waits for a region of the new shot
+    seen_px: list[tuple[float, int]] = field(default_factory=list)  # (time, pixels seen) over the last max_unseen_s
 
     @property
     def area(self) -> int:
@@ -249,9 +252,11 @@ class DancerTracker:
         areas = [np.count_nonzero(region) for region in regions]
         owner = np.zeros(silhouette.shape, np.int16)
         came_out = set()  # tracks given a region to themselves of at least reappear_share of their body
+        given: dict[int, int] = {}  # pixels given to each track so far in this frame
 
         def give(r: int, track_id: int) -> None:
             owner[regions[r]] = track_id
+            given[track_id] = given.get(track_id, 0) + areas[r]
             body_px = next((t.area for t in tracks if t.id == track_id), None)
             if body_px is not None and areas[r] >= self.settings.reappear_share * body_px:
                 came_out.add(track_id)
@@ -262,7 +267,7 @@ class DancerTracker:
         for r, track_id in found.items():
             give(r, track_id)
         for r in sorted((r for r in range(len(regions)) if r not in homes and r not in found), key=lambda r: -areas[r]):
-            give(r, self._orphan_owner(regions[r], tracks, anchors, time_s))  # biggest first: the parts join their body
+            give(r, self._orphan_owner(regions[r], tracks, anchors, time_s, given))  # biggest first: the parts join their body
         self._fitted = {}
         for r, members in homes.items():
             staying = [track for track in members if track.id not in came_out]
@@ -283,7 +288,7 @@ class DancerTracker:
         found = {}
         for r, track in zip(big, lost):
             track.mask, track.centroid, track.mask_s = regions[r], centroid(regions[r], areas[r]), time_s
-            track.velocity, track.moved, track.lost = np.zeros(2), np.zeros(2), False
+            track.velocity, track.moved, track.lost, track.seen_px = np.zeros(2), np.zeros(2), False, []
             found[r] = track.id
         return found
 
@@ -305,11 +310,14 @@ class DancerTracker:
         ids = np.array([track.id for track in tracks], np.int16)
         return ids[active][choice]
 
-    def _orphan_owner(self, region: np.ndarray, tracks: list[_Track], anchors: list[np.ndarray], time_s: float) -> int:
+    def _orphan_owner(
+        self, region: np.ndarray, tracks: list[_Track], anchors: list[np.ndarray], time_s: float, given: dict[int, int] | None = None
+    ) -> int:
         """The track a region nobody expected joins: the nearest close one, else a new one, else none (0).
 
-        ``anchors`` are where each track may be in this frame: its predicted body and its home region.
-        A new track is added to ``tracks`` and ``anchors``."""
+        ``anchors`` are where each track may be in this frame: its predicted body and its home region;
+        ``given`` the pixels each track has been given so far in this frame. A new track is added to
+        ``tracks`` and ``anchors``."""
         s = self.settings
         area = np.count_nonzero(region)
         if tracks:
@@ -317,8 +325,10 @@ class DancerTracker:
             distances = [gap[anchor].min() if anchor.any() else np.inf for anchor in anchors]
             nearest = int(np.argmin(distances))
             reach = s.join_frac * max(region.shape)
-            if area < s.part_share * tracks[nearest].area:
-                reach = max(reach, s.part_reach * tracks[nearest].length)
+            track = tracks[nearest]
+            missing = max(px for _, px in track.seen_px) - (given or {}).get(track.id, 0) if track.seen_px else 0
+            if area < s.part_share * track.area and area <= 2 * missing:  # a part it lost lately, coming back
+                reach = max(reach, s.part_reach * track.length)
             if distances[nearest] <= reach:
                 return tracks[nearest].id
         if area < s.min_area_frac * region.size:
@@ -357,6 +367,7 @@ class DancerTracker:
                 track.motion = np.count_nonzero(mask ^ track.mask) / area
                 track.mask, track.centroid, track.mask_s, track.moved = mask, position, time_s, np.zeros(2)
             track.last_seen_s = time_s
+            track.seen_px = [(t, px) for t, px in track.seen_px if time_s - t <= s.max_unseen_s] + [(time_s, area)]
             seen.append((track, area, position[0], track.motion))
 
         decay = 1.0 if self._last_s is None else 0.5 ** ((time_s - self._last_s) / s.half_life_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -272,6 +273,16 @@ def test_a_dancer_whose_matte_breaks_apart_stays_one_dancer():
     owner, main, tracker = track(probs[None])
     assert tracker.dancers_seen == 1 and (main == 1).all()
     assert all((owner[i][silhouette[i]] == 1).all() for i in range(frames))
+
+    # someone small turning up close beside a dancer who has lost nothing is someone else, not a part
+    whole = scene(people(1), [glide(frames, (50, 150), (94, 150), 150)])[0]
+    beside = scene(people(2)[1:], [glide(frames, (80, 205), (124, 205), 40, sway_deg=0)])[0]
+    beside[:10] = 0
+    gap = cv2.distanceTransform((whole[12] <= 0.5).astype(np.uint8), cv2.DIST_L2, 3)[beside[12] > 0.5].min()
+    assert 0.03 * HEIGHT < gap < 0.15 * 150  # beyond join_frac, within part_reach
+    owner, main, tracker = track(np.stack([whole, beside]))
+    assert tracker.dancers_seen == 2 and (main == 1).all()
+    assert all((owner[i][beside[i] > 0.5] == 2).all() for i in range(10, frames))
 
     # someone small in the distance is still someone else, not a part (beyond part_reach of the dancer's length)
     distant = scene(people(2)[1:], [glide(frames, (128, 40), (128, 40), 40)])[0]
