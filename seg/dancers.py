@@ -21,7 +21,10 @@ the centroid only between bodies of comparable size (a part lost or found is no 
   so dancers can pass through each other or hold each other for seconds and keep their ids; a
   hand reaching into the partner's body goes to the partner for those frames. A track given
   less than ``hidden_share`` of its body is hidden behind the others: it gets nothing and coasts
-  on its velocity.
+  on its velocity. A region the fitted bodies cover less than ``contact_cover`` of is no contact but
+  one body they do not explain (someone fading in over a few small tracks in a dissolve, pieces of
+  one dancer joining up): it goes whole to one of them (the main dancer, else the best score), and
+  the others end, merged into it.
 - The regions that are nobody's home, biggest first, join the nearest track: within ``join_frac``
   of the frame's long side of its predicted body or of its home region (a limb cut off by a matte
   gap, a dancer coming out from behind someone), or, for a region smaller than ``part_share`` of
@@ -98,6 +101,7 @@ class TrackerSettings:
     velocity_smoothing: float = 0.5  # weight of the previous velocity in each update
     steady_area: float = 0.7  # a body seen shrunk below this share of its whole body is partly missed (fitted, kept whole)
     search_frac: float = 0.04  # a shared body is fitted this far (fraction of the long side) around its prediction
+    contact_cover: float = 0.5  # a shared region its fitted bodies cover less of is one body: they merge
     size_weight: float = 0.4
     centre_weight: float = 0.3
     motion_weight: float = 0.3
@@ -210,6 +214,7 @@ class DancerTracker:
         self._ahead_since_s: float | None = None  # since when a challenger beats the main dancer
         self._last_s: float | None = None
         self._fitted: dict[int, np.ndarray] = {}  # where the body of each track sharing a region fitted now
+        self._merged: dict[int, int] = {}  # track id -> the track it merged into in this frame
 
     @property
     def dancers_seen(self) -> int:
@@ -268,7 +273,7 @@ class DancerTracker:
             give(r, track_id)
         for r in sorted((r for r in range(len(regions)) if r not in homes and r not in found), key=lambda r: -areas[r]):
             give(r, self._orphan_owner(regions[r], tracks, anchors, time_s, given))  # biggest first: the parts join their body
-        self._fitted = {}
+        self._fitted, self._merged = {}, {}
         for r, members in homes.items():
             staying = [track for track in members if track.id not in came_out]
             if len(members) > 1:
@@ -277,6 +282,8 @@ class DancerTracker:
                     if staying
                     else self._orphan_owner(regions[r], tracks, anchors, time_s)
                 )
+        for track_id, keeper in self._merged.items():
+            owner[owner == track_id] = keeper
         return owner
 
     def _found_after_cut(self, orphans: list[int], regions: list[np.ndarray], time_s: float) -> dict[int, int]:
@@ -293,12 +300,21 @@ class DancerTracker:
         return found
 
     def _share(self, region: np.ndarray, tracks: list[_Track], time_s: float) -> np.ndarray | int:
-        """Track id of each pixel of a region home to ``tracks``: fit each body, the deepest one wins."""
+        """Track id of each pixel of a region home to ``tracks``: fit each body, the deepest one wins;
+        or one id for the whole region when the fitted bodies cover too little of it (they merge)."""
         if len(tracks) == 1:
             return tracks[0].id
         for track in tracks:
             self._fitted[track.id] = track.fitted_shift(region, time_s, search_px(self.settings, region.shape))
-        depth = np.stack([signed_distance(shifted(t.mask, self._fitted[t.id]))[region] for t in tracks])
+        bodies = [shifted(t.mask, self._fitted[t.id]) for t in tracks]
+        if np.count_nonzero(region & np.logical_or.reduce(bodies)) < self.settings.contact_cover * np.count_nonzero(region):
+            keeper = min(tracks, key=lambda t: (t.id != self._main, -t.score))
+            for track in tracks:
+                del self._fitted[track.id]
+                if track is not keeper:
+                    self._merged[track.id] = keeper.id
+            return keeper.id
+        depth = np.stack([signed_distance(body)[region] for body in bodies])
         body_px = np.array([track.area for track in tracks])
         active = np.arange(len(tracks))
         while True:
@@ -384,7 +400,7 @@ class DancerTracker:
                     + s.motion_weight * min(motion / most_motion, 1.0)
                 )
 
-        ended = [t for t in self._tracks if time_s - t.last_seen_s > s.max_unseen_s]
+        ended = [t for t in self._tracks if time_s - t.last_seen_s > s.max_unseen_s or t.id in self._merged]
         self._ended_seen_s += [t.last_seen_s - t.first_seen_s for t in ended]
         self._tracks = [t for t in self._tracks if t not in ended]
 

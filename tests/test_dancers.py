@@ -289,3 +289,18 @@ def test_a_dancer_whose_matte_breaks_apart_stays_one_dancer():
     owner, main, tracker = track(np.stack([probs, distant]))
     assert tracker.dancers_seen == 2 and (main == 1).all()
     assert all((owner[i][silhouette[i]] == 1).all() and (owner[i][distant[i] > 0.5] == 2).all() for i in range(frames))
+
+
+def test_someone_fading_in_over_small_tracks_is_one_dancer_whole_in_the_main_matte():
+    """A dissolve: a person fades in where the network saw a few small blobs (the old shot's false
+    positives, tracked); the person is one dancer, the main one, not shared out among the blobs' tracks."""
+    frames, start = 32, 12
+    blobs = scene(people(3), [glide(frames, xy, xy, 32, sway_deg=0) for xy in ((75, 88), (70, 128), (76, 168))])
+    person = scene(people(4)[3:], [glide(frames, (72, 135), (78, 135), 220)])[0]
+    blobs[:, start:] = 0
+    person[:start] = 0
+    silhouette = person > 0.5
+    assert all(silhouette[start][blob[start - 1] > 0.5].mean() > 0.9 for blob in blobs)  # the blobs lie inside the person
+    owner, main, tracker = track(np.concatenate([blobs, person[None]]))
+    assert len(set(main)) == 1 and main[0] > 0 and tracker.dancers_seen == 1  # the main dancer goes on, alone
+    assert all((owner[i][silhouette[i]] == main[i]).all() for i in range(start, frames))
