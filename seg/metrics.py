@@ -12,6 +12,12 @@ def iou(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(pred, truth).sum() / union)
 
 
+def consensus_iou(pred: np.ndarray, teachers: list[np.ndarray]) -> tuple[float, float]:
+    """IoU over the pixels where every teacher mask agrees, and the share of pixels left out."""
+    agreed = np.logical_and.reduce([t == teachers[0] for t in teachers])
+    return iou(pred & agreed, teachers[0] & agreed), 1 - float(agreed.mean())
+
+
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     """Dice coefficient (2|A∩B| / (|A|+|B|)); 1.0 when both are empty."""
     total = pred.sum() + truth.sum()

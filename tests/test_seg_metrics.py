@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seg.metrics import boundary, boundary_f, dice, iou
+from seg.metrics import boundary, boundary_f, consensus_iou, dice, iou
 
 
 def rect(h, w, y0, y1, x0, x1):
@@ -25,6 +25,15 @@ def test_perfect_and_empty_cases():
     empty = np.zeros((8, 8), bool)
     assert iou(empty, empty) == 1.0 and dice(empty, empty) == 1.0
     assert iou(a, empty) == 0.0 and boundary_f(a, empty) == 0.0
+
+
+def test_consensus_iou_scores_only_where_the_teachers_agree():
+    one = rect(10, 10, 0, 10, 0, 5)  # columns 0-4
+    other = rect(10, 10, 0, 10, 0, 7)  # columns 0-6: the teachers disagree on columns 5-6 (20 px)
+    pred = rect(10, 10, 0, 10, 2, 7)  # columns 2-6: right on 2-4, wrong on 0-1, columns 5-6 not scored
+    score, left_out = consensus_iou(pred, [one, other])
+    assert score == pytest.approx(30 / 50) and left_out == pytest.approx(0.2)
+    assert consensus_iou(one, [one]) == (1.0, 0.0)
 
 
 def test_boundary_is_one_pixel_ring():
