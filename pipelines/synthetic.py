@@ -55,6 +55,7 @@ class SyntheticClipSpec:
     seed: int = 0
     click_every_s: float = 0.0  # > 0: a full-scale 2 ms click on the tone at 0.5 s and every this many seconds
     cut_every_s: float = 0.0  # > 0: a hard cut to another background every this many seconds
+    ticks_per_frame: int = TICKS_PER_FRAME  # 1 for codecs that take only a standard frame rate as time base (MPEG-2)
 
     def shot(self, t: float) -> int:
         """Which shot time ``t`` falls in (0 for an uncut clip)."""
@@ -94,10 +95,11 @@ def dance_pose(spec: SyntheticClipSpec, t: float, n: int, count: int) -> Placeme
 
 
 def frame_pts(spec: SyntheticClipSpec) -> np.ndarray:
-    """Frame timestamps in ticks of ``1 / (fps * TICKS_PER_FRAME)``; irregular when ``vfr``."""
+    """Frame timestamps in ticks of ``1 / (fps * ticks_per_frame)``; irregular when ``vfr``."""
+    ticks = spec.ticks_per_frame
     if not spec.vfr:
-        return np.arange(spec.frames, dtype=np.int64) * TICKS_PER_FRAME
-    durations = np.random.default_rng(spec.seed).integers(TICKS_PER_FRAME // 2, TICKS_PER_FRAME * 3 // 2, spec.frames)
+        return np.arange(spec.frames, dtype=np.int64) * ticks
+    durations = np.random.default_rng(spec.seed).integers(ticks // 2, ticks * 3 // 2, spec.frames)
     return np.concatenate([[0], np.cumsum(durations[:-1])]).astype(np.int64)
 
 
@@ -113,9 +115,9 @@ def make_clip(
     rng = np.random.default_rng(spec.seed)
     pad_w, pad_h = spec.width // 4, spec.height // 4
     backgrounds: dict[int, np.ndarray] = {}
-    time_base = Fraction(1, spec.fps * TICKS_PER_FRAME)
+    time_base = Fraction(1, spec.fps * spec.ticks_per_frame)
     pts = frame_pts(spec)
-    durations = np.diff(pts, append=pts[-1] + TICKS_PER_FRAME)
+    durations = np.diff(pts, append=pts[-1] + spec.ticks_per_frame)
     end_s = float((pts[-1] + durations[-1]) * time_base)
     quarter_turns = spec.rotation // 90 % 4
     mattes = np.zeros((spec.frames if keep_mattes else 0, spec.height, spec.width), np.float32)

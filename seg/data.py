@@ -76,18 +76,24 @@ class BackgroundBank:
     person's matte hold no person and give real textures (walls, shop fronts, pavements).
     With ``whole_photos`` each photo also gives its whole scene with the person painted out
     (``painted_out``): wider real context than a strip (a road, a building front), which
-    the strips alone left the model to hallucinate people on.
+    the strips alone left the model to hallucinate people on. ``person_free`` adds real photos
+    with nobody in them (streets, murals, statues): people are pasted onto exactly the scenes
+    the model must learn to leave out.
     """
 
-    def __init__(self, people: list[Person], min_width: int = 48, real_share: float = 0.5, whole_photos: bool = False) -> None:
+    def __init__(self, people: list[Person], min_width: int = 48, real_share: float = 0.5, whole_photos: bool = False,
+                 person_free: tuple[np.ndarray, ...] = ()) -> None:
         self.pictures = [picture for person in people
                          for picture in person_free_strips(person, min_width) + ([painted_out(person)] if whole_photos else [])]
-        self.real_share = real_share if self.pictures else 0.0
+        self.person_free = person_free
+        self.real_share = real_share if self.pictures or person_free else 0.0
 
     def sample(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+        """Procedural clutter or a crop of a real picture; half of the real ones person-free photos when there are any."""
         if rng.random() >= self.real_share:
             return procedural_background(rng, height, width)
-        strip = self.pictures[rng.integers(len(self.pictures))]
+        pool = self.person_free if self.person_free and (not self.pictures or rng.random() < 0.5) else self.pictures
+        strip = pool[rng.integers(len(pool))]
         scale = max(height / strip.shape[0], width / strip.shape[1]) * rng.uniform(1.0, 1.5)
         resized = cv2.resize(strip, (max(width, round(strip.shape[1] * scale)), max(height, round(strip.shape[0] * scale))))
         y = rng.integers(resized.shape[0] - height + 1)
@@ -176,6 +182,12 @@ def augmented_sample(
         coverage = Person(source.rgb, np.ones_like(source.alpha))
         image, _ = paste(background, coverage, where)
         target = warp(source.alpha, placement_matrix(source.alpha.shape, where), (w, h))
+    return camera_effects(image, target, rng, settings)
+
+
+def camera_effects(image: np.ndarray, target: np.ndarray, rng: np.random.Generator,
+                   settings: AugmentSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Colour and light jitter, motion or focus blur (the target blurred with the motion), sensor noise, JPEG."""
     image = photometric(image, rng)
     if rng.random() < settings.motion_blur:
         kernel = motion_kernel(rng)
@@ -189,6 +201,56 @@ def augmented_sample(
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
         image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     return image, np.clip(target, 0, 1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class RealFrame:
+    """A real picture with its per-pixel person target: a teacher-labelled video frame, or a person-free photo.
+
+    ``weight`` is how far the target is trusted in the loss: the teachers' agreement for a
+    labelled frame, 1 for a person-free photo (every pixel is certainly not a person).
+    """
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    target: np.ndarray  # (H, W) float32 0..1
+    weight: float = 1.0
+
+
+def read_rgb(path: Path, max_side: int) -> np.ndarray:
+    """An image file as RGB uint8, shrunk (area filter) so its long side is at most ``max_side``."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{path.name}: not a readable image")
+    scale = max_side / max(bgr.shape[:2])
+    if scale < 1:
+        bgr = cv2.resize(bgr, (round(bgr.shape[1] * scale), round(bgr.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def person_free_frames(paths: list[Path], max_side: int = 960) -> list[RealFrame]:
+    """Photos with nobody in them as training frames whose target is empty everywhere."""
+    frames = []
+    for path in paths:
+        rgb = read_rgb(path, max_side)
+        frames.append(RealFrame(rgb, np.zeros(rgb.shape[:2], np.float32)))
+    return frames
+
+
+def real_frame_sample(frame: RealFrame, rng: np.random.Generator, settings: AugmentSettings,
+                      portrait: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One training canvas cut from a real frame: a random crop of the canvas's shape (60-100% of the
+    largest that fits), mirrored half the time, with the same camera effects as the composites."""
+    h, w = canvas_size(settings, portrait)
+    height, width = frame.rgb.shape[:2]
+    largest = min(height, width * h / w)
+    crop_h = max(1, round(largest * rng.uniform(0.6, 1.0)))
+    crop_w = max(1, min(width, round(crop_h * w / h)))
+    y, x = int(rng.integers(height - crop_h + 1)), int(rng.integers(width - crop_w + 1))
+    image = cv2.resize(frame.rgb[y : y + crop_h, x : x + crop_w], (w, h), interpolation=cv2.INTER_AREA)
+    target = cv2.resize(frame.target[y : y + crop_h, x : x + crop_w], (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        image, target = image[:, ::-1].copy(), target[:, ::-1].copy()
+    return camera_effects(image, target, rng, settings)
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -44,20 +44,15 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def inference_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA; bf16 on CPUs that do it natively; fp32 otherwise (bf16 emulation is ~14x slower on AVX2)."""
-    if device.type == "cuda":
-        return torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    """fp16 on CUDA; fp32 on the CPU, on every processor.
+
+    bfloat16 does not pay for inference on the CPU even where it is native (AVX512-BF16, AMX):
+    the default CPU engine, ONNX Runtime in fp32, is faster than PyTorch in bf16, and one
+    precision on every CPU keeps both engines and the training validation on the matte the
+    product writes (``benchmarks/precision.py`` measures all three).
+    """
+    return torch.float16 if device.type == "cuda" else torch.float32
 
 
 def network_size(height: int, width: int, long_side: int) -> tuple[int, int]:

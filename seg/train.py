@@ -22,12 +22,16 @@ from tqdm import tqdm
 
 from analytics.atomic import partial_path
 from seg.composite import Person
-from seg.data import AugmentSettings, BackgroundBank, augmented_sample, data_hash, find_pairs, is_validation, load_people
+from seg.data import (
+    IMAGE_SUFFIXES, AugmentSettings, BackgroundBank, RealFrame, augmented_sample, data_hash, find_pairs, is_validation,
+    load_people, person_free_frames, real_frame_sample,
+)
 from seg.metrics import dice, iou
 from seg.models import (
     DEFAULT_ARCH, DEFAULT_DECODER_CHANNELS, DEFAULT_ENCODER, U_NET_ARCHS, create_model, decoder_settings, load_model, save_model,
 )
-from seg.segmenter import Segmenter, SegmenterSettings, cpu_has_native_bf16, normalised, pick_device
+from seg.segmenter import Segmenter, SegmenterSettings, normalised, pick_device
+from seg.splits import NO_PEOPLE_SPLIT, trainable
 
 
 class TrainingError(Exception):
@@ -53,14 +57,28 @@ class TrainSettings:
     init: str | None = None  # saved model (name or folder) whose matching tensors start the run
     workers: int | None = None  # processes making augmented batches; None: all cores but two (at least one)
     decoder_channels: tuple[int, ...] | None = None  # U-Net decoder widths, deepest first; None: the shipped model's
+    person_free: Path | None = None  # photos with nobody in them: backgrounds and empty frames (check side left out)
+    real_labels: Path | None = None  # teacher-labelled real frames (seg.labels layout; check side left out)
+    real_share: float = 0.25  # share of each batch cut from real frames when there are any
 
     def __post_init__(self) -> None:
         if self.decoder_channels is not None and self.arch.lower() not in U_NET_ARCHS:
             raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def train_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA; bf16 on CPUs with native bf16; fp32 elsewhere (emulated bf16 is far slower)."""
+    """fp16 on CUDA; bf16 on CPUs with native bf16, where a training step is much faster; fp32 elsewhere.
+
+    Validation and the shipped engines run fp32 on the CPU (``seg.segmenter.inference_dtype``)."""
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
@@ -75,16 +93,21 @@ def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
     return 0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * progress))
 
 
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def soft_dice_losses(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Soft Dice loss of each sample; on an empty target it is the share of the predicted mass (drives it to 0)."""
     prob = torch.sigmoid(logits)
     inter = (prob * target).sum(dim=(1, 2, 3))
     total = prob.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3))
-    return (1 - (2 * inter + 1) / (total + 1)).mean()
+    return 1 - (2 * inter + 1) / (total + 1)
 
 
-def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy plus soft Dice."""
-    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target) + soft_dice_loss(logits, target)
+def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary cross-entropy plus soft Dice, per sample, averaged with ``weight`` (how far each target is trusted)."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=(1, 2, 3))
+    per_sample = bce + soft_dice_losses(logits, target)
+    if weight is None:
+        return per_sample.mean()
+    return (per_sample * weight).sum() / weight.sum().clamp_min(1e-6)
 
 
 class AugmentedBatches(torch.utils.data.Dataset):
@@ -93,24 +116,35 @@ class AugmentedBatches(torch.utils.data.Dataset):
     Deterministic in (seed, epoch, step), so any number of loader workers gives the same batches.
     """
 
-    def __init__(self, people: list[Person], settings: TrainSettings, steps: int) -> None:
+    def __init__(self, people: list[Person], settings: TrainSettings, steps: int, real: tuple[RealFrame, ...] = (),
+                 person_free: tuple[np.ndarray, ...] = ()) -> None:
         self.people = people
-        self.backgrounds = BackgroundBank(people, whole_photos=True)
+        self.real = real
+        self.real_share = settings.real_share if real else 0.0
+        self.backgrounds = BackgroundBank(people, whole_photos=True, person_free=person_free)
         self.batch_size = settings.batch_size
         self.seed = settings.seed
         self.steps = steps
         self.augment = AugmentSettings(long_side=settings.long_side, short_side=int(round(settings.long_side * 9 / 16 / 32 + 0.5)) * 32)
 
-    def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         epoch, step = divmod(g, self.steps)
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.people))
         rng = np.random.default_rng([self.seed, epoch, step])
         portrait = step % 2 == 0
         idx = [order[(step * self.batch_size + i) % len(order)] for i in range(self.batch_size)]
         companions = [self.people[j] for j in rng.integers(len(self.people), size=len(idx))]
-        samples = [augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, companion)
-                   for i, companion in zip(idx, companions)]
-        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])[:, None]
+        samples, weights = [], []
+        for i, companion in zip(idx, companions):
+            if rng.random() < self.real_share:
+                frame = self.real[rng.integers(len(self.real))]
+                samples.append(real_frame_sample(frame, rng, self.augment, portrait))
+                weights.append(frame.weight)
+            else:
+                samples.append(augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, companion))
+                weights.append(1.0)
+        images, targets = np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])[:, None]
+        return images, targets, np.array(weights, np.float32)
 
 
 def forked_without_opencv_threads(loader: torch.utils.data.DataLoader) -> Iterator:
@@ -131,25 +165,26 @@ def forked_without_opencv_threads(loader: torch.utils.data.DataLoader) -> Iterat
 class BatchMaker:
     """Augmented batches made by loader worker processes, ahead of the training step."""
 
-    def __init__(self, people: list[Person], settings: TrainSettings) -> None:
+    def __init__(self, people: list[Person], settings: TrainSettings, real: tuple[RealFrame, ...] = (),
+                 person_free: tuple[np.ndarray, ...] = ()) -> None:
         self.workers = settings.workers if settings.workers is not None else max(1, (os.cpu_count() or 2) - 2)
-        self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size))
+        self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size), real, person_free)
 
     def steps_per_epoch(self) -> int:
         return self.dataset.steps
 
-    def batches(self, epochs: range, steps: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(normalised images, targets) on ``device``: the first ``steps`` steps of each of ``epochs``."""
+    def batches(self, epochs: range, steps: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(normalised images, targets, sample weights) on ``device``: the first ``steps`` steps of each of ``epochs``."""
         wanted = [e * self.dataset.steps + s for e in epochs for s in range(steps)]
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=None, sampler=wanted, num_workers=self.workers, prefetch_factor=4 if self.workers else None,
             pin_memory=device.type == "cuda",
         )
-        for images, targets in forked_without_opencv_threads(loader):
+        for images, targets, weights in forked_without_opencv_threads(loader):
             images = normalised(images.to(device, non_blocking=True)).contiguous(memory_format=torch.channels_last)
-            yield images, targets.to(device, non_blocking=True)
+            yield images, targets.to(device, non_blocking=True), weights.to(device, non_blocking=True)
 
-    def epoch(self, epoch: int, steps: int, device: torch.device = torch.device("cpu")) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, epoch: int, steps: int, device: torch.device = torch.device("cpu")) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """The batches of one epoch."""
         yield from self.batches(range(epoch, epoch + 1), steps, device)
 
@@ -181,6 +216,19 @@ def atomic_torch_save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def person_free_training_frames(folder: Path | None, log) -> list[RealFrame]:
+    """The person-free photos of ``folder`` that training may use: those on the check side of the split are left out."""
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise TrainingError(f"--person-free {folder} must be a folder")
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    usable, held_out = trainable(photos, NO_PEOPLE_SPLIT)
+    if held_out:
+        log(f"left out {len(held_out)} person-free photos on the check side of {NO_PEOPLE_SPLIT.name}")
+    return person_free_frames(usable)
+
+
 def train(settings: TrainSettings, log=print) -> dict:
     """Train (or resume) and return the final ``training.json`` record."""
     if not settings.images.is_dir() or not settings.masks.is_dir():
@@ -200,7 +248,9 @@ def train(settings: TrainSettings, log=print) -> dict:
         copied, total = copy_matching_weights(load_model(settings.init), model)
         log(f"started {copied} of {total} tensors from {settings.init}")
     model = model.to(device, memory_format=torch.channels_last)
-    maker = BatchMaker(train_people, settings)
+    person_free = person_free_training_frames(settings.person_free, log)
+    real = tuple(person_free)
+    maker = BatchMaker(train_people, settings, real, tuple(frame.rgb for frame in person_free))
     steps = min(maker.steps_per_epoch(), settings.max_steps_per_epoch or maker.steps_per_epoch())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
@@ -212,6 +262,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         "data_hash": data_hash(pairs),
         "train_images": len(train_people),
         "val_images": len(val_people),
+        "person_free_images": len(person_free),
+        "real_share": settings.real_share if real else 0.0,
         "precision": str(dtype).removeprefix("torch."),
         "device": str(device),
         "host": platform.processor() or platform.machine(),
@@ -233,12 +285,12 @@ def train(settings: TrainSettings, log=print) -> dict:
         losses = []
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch", leave=False)
         for step in bar:
-            images, targets = next(batches)
+            images, targets, weights = next(batches)
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * lr_factor(epoch * steps + step, settings.epochs * steps)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
                 logits = model(images)
-            loss = loss_fn(logits.float(), targets)
+            loss = loss_fn(logits.float(), targets, weights)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -284,6 +336,21 @@ def decoder_flag(record: dict) -> str:
     return "" if channels is None or tuple(channels) == DEFAULT_DECODER_CHANNELS else f" --decoder-channels {','.join(map(str, channels))}"
 
 
+def real_data_flags(settings: dict) -> str:
+    flags = "" if settings.get("person_free") in (None, "None") else f" --person-free {settings['person_free']}"
+    if settings.get("real_labels") not in (None, "None"):
+        flags += f" --real-labels {settings['real_labels']}"
+    return flags + (f" --real-share {settings['real_share']}" if flags else "")
+
+
+def real_data_line(record: dict) -> str:
+    if not record.get("real_share"):
+        return ""
+    return (f"\n- Real frames: {record.get('person_free_images', 0)} person-free photos (empty targets, and backgrounds for the pasted people)"
+            f" and {record.get('real_label_frames', 0)} teacher-labelled video frames (weighted by the teachers' agreement),"
+            f" {record['real_share']:.0%} of each batch; the check sides of `data/splits/` left out.")
+
+
 def model_card(record: dict) -> str:
     s = record["settings"]
     last = record["history"][-1] if record["history"] else {}
@@ -302,10 +369,10 @@ tags: [person-segmentation, dancematte]
 - Training data: `{s['images']}` with masks `{s['masks']}` ({record['train_images']} training / {record['val_images']} validation
   images; validation = numeric stems divisible by 10), SHA-256 of the data `{record['data_hash']}`.
 - Augmentation: background replacement with real person-free strips of the photos and procedural clutter, scale/crop/rotation/mirror, colour and light jitter,
-  Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.
+  Gaussian and motion blur, sensor noise, JPEG artefacts, 9:16 and 16:9 canvases.{real_data_line(record)}
 - Training: {s['epochs']} epochs planned, batch {s['batch_size']}, AdamW, linear warm-up then cosine decay from lr {s["lr"]}, seed {s['seed']},
   {record['precision']} on {record['device']}; epochs run: {len(record['history'])}.
-- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']} --lr {s['lr']}{init_flag(s)}{decoder_flag(record)}`
+- Command: `dancematte train --images {s['images']} --masks {s['masks']} --out {s['out']} --arch {s['arch']} --encoder {s['encoder']} --size {record['long_side']} --epochs {s['epochs']} --lr {s['lr']}{init_flag(s)}{decoder_flag(record)}{real_data_flags(s)}`
   Decoder: {record.get('decoder') or 'smp defaults'}.
 - Validation (CCP split, masks at their own resolution, threshold 0.5): IoU {last.get('val_iou', float('nan')):.4f}, Dice {last.get('val_dice', float('nan')):.4f}.
 - Weights stored in fp16; loaded in fp32 (CPU) or run in fp16 (CUDA).

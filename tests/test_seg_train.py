@@ -10,18 +10,26 @@ import torch
 
 from pipelines.cli import main
 from seg.composite import Person
-from seg.data import AugmentSettings, BackgroundBank, augmented_sample, find_pairs, is_validation, load_people, painted_out
+from seg.data import (
+    AugmentSettings, BackgroundBank, RealFrame, augmented_sample, find_pairs, is_validation, load_people, painted_out,
+    person_free_frames, real_frame_sample,
+)
+from seg.metrics import iou
 from seg.models import create_model, load_model
 from seg.segmenter import Segmenter, SegmenterSettings
-from seg.train import BatchMaker, TrainSettings, loss_fn, train
+from seg.train import BatchMaker, TrainSettings, loss_fn, train, train_dtype
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, people_dirs):
+@pytest.fixture(scope="module", params=[True, False], ids=["native-bf16-cpu", "fp32-cpu"])
+def trained(request, tmp_path_factory, people_dirs):
+    """A few training steps, once as on a CPU with native bfloat16 (trains in bf16) and once as elsewhere (fp32)."""
     images, masks = people_dirs
     out = tmp_path_factory.mktemp("model")
     settings = TrainSettings(images=images, masks=masks, out=out, epochs=3, batch_size=4, max_steps_per_epoch=3, long_side=128, lr=2e-3, device="cpu")
-    record = train(settings, log=lambda _: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("seg.train.cpu_has_native_bf16", lambda: request.param)
+        assert train_dtype(torch.device("cpu")) == (torch.bfloat16 if request.param else torch.float32)
+        record = train(settings, log=lambda _: None)
     return settings, record
 
 
@@ -37,7 +45,7 @@ def test_training_decreases_loss_and_writes_a_loadable_model(trained, people_dir
     # per-epoch losses of 2 steps are too noisy to compare: score a fresh augmented batch of the
     # training people with the starting weights (same seed) and with the trained ones
     people, _ = load_people([p for p in find_pairs(*people_dirs)[0] if not is_validation(p.stem)])
-    images, targets = next(iter(BatchMaker(people, settings).epoch(99, 1)))
+    images, targets, _ = next(iter(BatchMaker(people, settings).epoch(99, 1)))
     torch.manual_seed(settings.seed)
     initial = create_model(settings.arch, settings.encoder)
     assert batch_loss(load_model(settings.out), images, targets) < batch_loss(initial, images, targets) - 0.03
@@ -196,8 +204,8 @@ def test_batches_are_the_same_from_any_number_of_worker_processes(people_dirs):
     people = load_people(find_pairs(*people_dirs)[0])[0]
     base = TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=people_dirs[0], batch_size=3, long_side=96)
     made = [next(iter(BatchMaker(people, TrainSettings(**{**base.__dict__, "workers": n})).epoch(5, 1))) for n in (0, 2)]
-    torch.testing.assert_close(made[0][0], made[1][0])
-    torch.testing.assert_close(made[0][1], made[1][1])
+    for first, second in zip(*made):
+        torch.testing.assert_close(first, second)
 
 
 def test_whole_photo_backgrounds_have_the_person_painted_out():
@@ -215,3 +223,50 @@ def test_whole_photo_backgrounds_have_the_person_painted_out():
     strips = BackgroundBank([person], min_width=8)
     whole = BackgroundBank([person], min_width=8, whole_photos=True)
     assert len(whole.pictures) == len(strips.pictures) + 1 and np.array_equal(whole.pictures[-1], without)
+
+
+def test_real_frames_keep_their_target_aligned_and_weighted_in_the_batches(people_dirs, tmp_path):
+    """A real frame is cut to the canvas with its target in register; its weight reaches the loss."""
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    rgb[:, 200:] = 255  # the right half is the "person"
+    target = (rgb[..., 0] > 0).astype(np.float32)
+    rng = np.random.default_rng(0)
+    for portrait in (True, False):
+        image, cut = real_frame_sample(RealFrame(rgb, target, 0.4), rng, AugmentSettings(long_side=128, short_side=96), portrait)
+        assert image.shape[:2] == cut.shape == ((128, 96) if portrait else (96, 128))
+        bright = image.mean(axis=2) > 127
+        assert iou(bright, cut > 0.5) > 0.9 or not (bright.any() or (cut > 0.5).any())
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    settings = TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, batch_size=8, long_side=96, real_share=0.5, workers=0)
+    real = (*person_free_frames([write_photo(tmp_path / "street.jpg")]), RealFrame(rgb, target, 0.4))
+    images, targets, weights = next(iter(BatchMaker(people, settings, real).epoch(0, 1)))
+    assert images.shape[0] == 8 and set(weights.tolist()) == {1.0, np.float32(0.4).item()}  # composites and the empty photo weigh 1
+    peaks = targets.flatten(1).amax(dim=1)
+    assert (peaks == 0).any() and (peaks[weights == 1] > 0).any()  # an empty photo and a pasted person
+
+
+def write_photo(path):
+    photo = np.random.default_rng(1).integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    cv2.imwrite(str(path), photo)
+    return path
+
+
+def test_a_sample_weighing_nothing_does_not_move_the_loss():
+    logits = torch.randn(2, 1, 8, 8)
+    targets = torch.stack([torch.ones(1, 8, 8), torch.zeros(1, 8, 8)])
+    only_first = loss_fn(logits[:1], targets[:1])
+    assert loss_fn(logits, targets, torch.tensor([1.0, 0.0])).item() == pytest.approx(only_first.item(), rel=1e-6)
+    assert loss_fn(logits, targets).item() == pytest.approx(loss_fn(logits, targets, torch.ones(2)).item(), rel=1e-6)
+
+
+def test_person_free_photos_on_the_check_side_are_left_out(tmp_path):
+    from seg.splits import NO_PEOPLE_SPLIT, files_on
+    from seg.train import person_free_training_frames
+
+    held_out = files_on("check", NO_PEOPLE_SPLIT)[0]
+    for name in (held_out, "my own street.jpg"):
+        write_photo(tmp_path / name)
+    lines = []
+    frames = person_free_training_frames(tmp_path, lines.append)
+    assert len(frames) == 1 and frames[0].target.max() == 0
+    assert lines == ["left out 1 person-free photos on the check side of no-people.csv"]
