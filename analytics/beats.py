@@ -1,13 +1,15 @@
 """Beat alignment: how often a dancer's movement accents land on the beats of the clip's audio.
 
-Audio beats: the audio is decoded to mono at ``OnsetSettings.sample_rate``; the onset strength of STFT
-frame ``n`` is the half-wave-rectified spectral flux ``mean_k max(0, L[n, k] - L[n - 1, k])`` of the
-log-compressed magnitudes ``L = log(1 + compression * |X|)`` over the frequency bins ``k`` (numpy only).
-Beats are the peaks of that envelope of at least ``min_onset_strength`` at least ``spacing_frac`` beat
-periods apart, the period being the autocorrelation peak of the envelope within ``min_bpm..max_bpm`` (a
-tempo-aware peak picker, not a full beat tracker). Audio without a clear pulse has no beats. Measured peak
-strengths: clicks 1.9-2.9, a synthetic drum-and-pad loop 0.65-0.9, white noise 0.22 (rejected by its
-pulse clarity), a steady tone 0.002 (PCM) or 0.015 (AAC).
+Audio beats: the audio is decoded to mono at ``OnsetSettings.sample_rate`` (PyAV) and handed to librosa,
+the music-information-retrieval library: ``librosa.onset.onset_strength`` (mean increase of the log-power
+mel spectrogram between frames ``hop`` samples apart), ``librosa.feature.tempo`` (a rough global tempo:
+the onsets' autocorrelation over 8 s windows, weighted by a prior around 120 BPM, on the envelope
+max-pooled over ``tempo_pooling`` frames, 16 times cheaper) and ``librosa.beat.beat_track`` (Ellis's
+dynamic-programming beat tracker, which follows the onsets from that tempo). ``tempo_bpm`` is 60 over the
+median interval of the tracked beats, to a frame (5.8 ms). A beat
+tracker places beats in any sound, so audio without a clear pulse gets none: its onset strength must
+reach ``min_onset_strength`` (99th percentile) and repeat clearly (``Pulse.clarity`` at least
+``min_pulse_clarity``). librosa is imported on first use (its import takes seconds, see the README).
 
 Movement beats: local minima of ``centroid_speed`` smoothed over ``smoothing_s``. Dancers mark a beat by
 a "hit": the body arrives and stops (or sharply reverses) on the beat, so whole-body speed dips there.
@@ -30,31 +32,28 @@ from pathlib import Path
 import av
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 
 @dataclass(frozen=True)
 class OnsetSettings:
-    """STFT and compression of the onset-strength envelope."""
+    """Sample rate and frame step of the onset-strength envelope."""
 
     sample_rate: int = 22_050
-    window: int = 1024  # samples per STFT frame (46 ms)
-    hop: int = 128  # samples between STFT frames (5.8 ms)
-    compression: float = 100.0  # gamma in log(1 + gamma * |X|)
+    window: int = 1024  # samples per STFT frame (46 ms); shorter audio has no onsets
+    hop: int = 128  # samples between envelope frames (5.8 ms): the tracker's beat spacing is a whole number of them
 
 
 @dataclass(frozen=True)
 class BeatSettings:
-    """Audio peak picking, movement-minimum picking and the alignment tolerance."""
+    """The pulse test of the audio, movement-minimum picking and the alignment tolerance."""
 
-    min_bpm: float = 60.0
+    min_bpm: float = 60.0  # the pulse is looked for between these tempos
     max_bpm: float = 200.0
-    spacing_frac: float = 0.6  # audio beats at least this many beat periods apart
-    min_onset_strength: float = 0.05  # least onset strength of an audio beat (log-magnitude increase per bin)
-    min_prominence: float = 0.2  # audio peak prominence, as a fraction of the envelope's 99th percentile
+    min_onset_strength: float = 1.0  # least 99th percentile of the onset strength (dB of mel power)
     min_pulse_clarity: float = 0.3  # audio with a less clear pulse has no beats (see Pulse)
+    tempo_pooling: int = 4  # the rough tempo comes from the envelope max-pooled over this many frames (23 ms)
     min_beats: int = 4  # fewer audio or movement beats than this give no alignment score
     smoothing_s: float = 0.05  # Gaussian sigma applied to centroid_speed
     min_stop_depth: float = 0.3  # minimum depth (prominence), as a fraction of the speed's 90th percentile
@@ -68,55 +67,81 @@ BEAT_SETTINGS = BeatSettings()
 @dataclass(frozen=True)
 class Pulse:
     """The beat period (s) and how clearly the onsets repeat at it: the envelope's autocorrelation at that lag
-    over its autocorrelation at lag 0 (about 0.8-0.9 for a click track or a steady drum beat, near 0 for a tone)."""
+    over its autocorrelation at lag 0 (near 1 for a click track or a steady drum beat, near 0 for noise)."""
 
     period_s: float
     clarity: float
+
+
+@dataclass(frozen=True)
+class AudioBeats:
+    """The tracked beat times (s) and the tempo (NaN and no beats when the audio has no clear pulse)."""
+
+    times_s: np.ndarray
+    tempo_bpm: float
+
+
+@dataclass(frozen=True)
+class ClipBeats:
+    """A clip's audio tempo, its number of beats and the dancer's ``beat_alignment``; what ``clips.parquet`` keeps."""
+
+    tempo_bpm: float = float("nan")  # NaN without audio or without a clear pulse
+    beats: int = 0
+    alignment: float = float("nan")  # NaN without audio or with fewer than min_beats audio or movement beats
+
+
+NO_AUDIO = ClipBeats()
 
 
 def audio_onset_envelope(path: Path, settings: OnsetSettings = OnsetSettings()) -> tuple[np.ndarray, np.ndarray] | None:
     """``(times_s, strength)`` of the first audio stream of ``path``; None when it has no audio.
 
     Times are seconds from the first video timestamp (from the audio's own start when there is no video),
-    so they share the clock of the per-frame table's ``time_s``; strength is the spectral flux (module docstring).
+    so they share the clock of the per-frame table's ``time_s``; strength is librosa's onset strength.
     """
+    import librosa  # noqa: PLC0415 - seconds to import; only clips with audio need it
+
     samples, start_s = _mono_audio(Path(path), settings.sample_rate)
     if samples is None:
         return None
-    padded = np.pad(samples, (0, max(settings.window + settings.hop - len(samples), 0)))
-    window = np.hanning(settings.window).astype(np.float32)
-    frames = sliding_window_view(padded, settings.window)[:: settings.hop] * window  # float32 keeps memory down
-    magnitudes = np.log1p(settings.compression * np.abs(np.fft.rfft(frames, axis=1)))
-    flux = np.maximum(np.diff(magnitudes, axis=0), 0).mean(axis=1)
-    # flux[n] compares STFT frames n and n + 1. It is timed at the trailing edge of frame n: on click tracks
-    # its peaks then lie within 3 ms of the clicks (frame n + 1's edge would be 4-9 ms late).
-    times = start_s + (np.arange(len(flux)) * settings.hop + settings.window) / settings.sample_rate
-    return times, flux
+    if len(samples) < settings.window:
+        return np.zeros(0), np.zeros(0)
+    strength = librosa.onset.onset_strength(
+        y=samples, sr=settings.sample_rate, n_fft=settings.window, hop_length=settings.hop
+    )
+    times = start_s + librosa.frames_to_time(np.arange(len(strength)), sr=settings.sample_rate, hop_length=settings.hop)
+    return times, strength
 
 
-def audio_beats(times: np.ndarray, strength: np.ndarray, settings: BeatSettings = BEAT_SETTINGS) -> np.ndarray:
-    """Beat times (s): envelope peaks of at least ``min_onset_strength`` and ``min_prominence``, at least
-    ``spacing_frac`` periods apart; none when the audio has no clear pulse (``Pulse.clarity`` below
-    ``min_pulse_clarity``)."""
-    if len(times) < 3:
-        return np.zeros(0)
+def audio_beats(times: np.ndarray, strength: np.ndarray, settings: BeatSettings = BEAT_SETTINGS) -> AudioBeats:
+    """librosa's beats and tempo of an onset envelope sampled at ``times``; none when the audio has no clear pulse
+    (onset strength below ``min_onset_strength`` or ``Pulse.clarity`` below ``min_pulse_clarity``)."""
+    import librosa  # noqa: PLC0415
+
+    none = AudioBeats(np.zeros(0), float("nan"))
+    if len(times) < 3 or np.percentile(strength, 99) < settings.min_onset_strength:
+        return none
     step_s = float(np.median(np.diff(times)))
-    beat = pulse(strength, step_s, settings)
-    if beat.clarity < settings.min_pulse_clarity:
-        return np.zeros(0)
-    prominence = max(settings.min_prominence * np.percentile(strength, 99), 1e-12)
-    distance = max(settings.spacing_frac * beat.period_s / step_s, 1)
-    peaks, _ = find_peaks(strength, height=settings.min_onset_strength, distance=distance, prominence=prominence)
-    return np.asarray(times)[peaks]
+    if pulse(strength, step_s, settings).clarity < settings.min_pulse_clarity:
+        return none
+    rate, pool = 1 / step_s, settings.tempo_pooling  # envelope frames per second
+    coarse = strength[: len(strength) // pool * pool].reshape(-1, pool).max(axis=1)
+    rough_bpm = librosa.feature.tempo(onset_envelope=coarse, sr=rate / pool, hop_length=1)[0] if len(coarse) else 0.0
+    if not rough_bpm:
+        return none
+    _, frames = librosa.beat.beat_track(onset_envelope=strength, sr=rate, hop_length=1, bpm=rough_bpm)
+    beat_times = np.asarray(times)[frames]
+    tempo = 60 / float(np.median(np.diff(beat_times))) if len(beat_times) > 1 else float("nan")
+    return AudioBeats(beat_times, tempo)
 
 
 def pulse(strength: np.ndarray, step_s: float, settings: BeatSettings = BEAT_SETTINGS) -> Pulse:
     """The largest autocorrelation of the onset envelope (sampled every ``step_s``) within ``min_bpm..max_bpm``."""
-    centred = strength - strength.mean()
-    spectrum = np.fft.rfft(centred, 2 * len(centred))
-    autocorrelation = np.fft.irfft(np.abs(spectrum) ** 2)[: len(centred)]
+    import librosa  # noqa: PLC0415
+
+    autocorrelation = librosa.autocorrelate(strength - strength.mean())
     shortest = max(int(np.floor(60 / settings.max_bpm / step_s)), 1)
-    longest = min(int(np.ceil(60 / settings.min_bpm / step_s)), len(centred) - 1)
+    longest = min(int(np.ceil(60 / settings.min_bpm / step_s)), len(strength) - 1)
     if longest <= shortest or autocorrelation[0] <= 0:
         return Pulse(60 / settings.min_bpm, 0.0)
     lag = shortest + int(np.argmax(autocorrelation[shortest : longest + 1]))
@@ -185,16 +210,24 @@ def beat_alignment(
     return max(0.0, (hits - chance) / (1 - chance))
 
 
-def clip_beat_alignment(
-    source_path: Path, frame_df: pd.DataFrame, settings: BeatSettings = BEAT_SETTINGS
-) -> float | None:
-    """``beat_alignment`` of a clip's audio (``source_path``) and its per-frame table; None without audio,
-    NaN when either gives fewer than ``min_beats`` beats (e.g. audio without a clear pulse)."""
+def dancer_rows(frame_df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one dancer: with ``--dancers each`` (several rows a frame) the dancer present in most frames."""
+    if not frame_df["frame"].duplicated().any():
+        return frame_df
+    present = frame_df.loc[frame_df["person_present"].astype(bool), "dancer"]
+    return frame_df[frame_df["dancer"] == (present.mode().iloc[0] if len(present) else frame_df["dancer"].iloc[0])]
+
+
+def clip_beats(source_path: Path, frame_df: pd.DataFrame, settings: BeatSettings = BEAT_SETTINGS) -> ClipBeats:
+    """Tempo, beat count and ``beat_alignment`` of a clip's audio (``source_path``) and its per-frame table
+    (``NO_AUDIO`` without audio; the alignment is NaN with fewer than ``min_beats`` beats of either kind)."""
     envelope = audio_onset_envelope(source_path)
     if envelope is None:
-        return None
+        return NO_AUDIO
     audio = audio_beats(*envelope, settings)
-    return beat_alignment(audio, movement_beats(frame_df, settings), settings.tolerance_s, settings.min_beats)
+    movement = movement_beats(dancer_rows(frame_df), settings)
+    alignment = beat_alignment(audio.times_s, movement, settings.tolerance_s, settings.min_beats)
+    return ClipBeats(audio.tempo_bpm, len(audio.times_s), alignment)
 
 
 def _mono_audio(path: Path, sample_rate: int) -> tuple[np.ndarray | None, float]:

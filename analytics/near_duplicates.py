@@ -1,54 +1,55 @@
 """Near-duplicate clips (re-uploads, re-encodes, slight re-crops or rescales) from perceptual frame hashes.
 
 A clip's signature is the 64-bit pHash of ``SIGNATURE_FRAMES`` frames sampled evenly over its duration
-(``analytics.sampled_frames``). pHash: the grey frame shrunk to 32x32 (area averaging), its 2-D DCT, and one
-bit per coefficient of the lowest 8x8 frequencies: 1 where the coefficient exceeds their median (DC left
-out of the median). Low frequencies survive compression, scaling and crops of a few percent.
+(``analytics.sampled_frames``), computed by the ``imagehash`` library: the grey frame shrunk to 32x32, its
+2-D DCT, and one bit per coefficient of the lowest 8x8 frequencies, 1 where it exceeds their median. Low
+frequencies survive compression, scaling and crops of a few percent. imagehash's dHash and wHash were
+measured too and separate copies from other clips less well (benchmarks/near_duplicates.py).
 
 Distance of two signatures: each sampled frame of either clip is matched to its nearest frame (fewest
 differing bits) in the other clip, and the distance is the median of these best-match Hamming distances
 (0..64). Matching the nearest frame, not the frame at the same moment, tolerates trims and small offsets;
 the median ignores a few unmatched frames (an intro card, a cut). Clips are near-duplicates when the
-distance is below ``MAX_DISTANCE_BITS`` = 16. Measured on synthetic 64x112 and 180x320 clips re-encoded
-(H.264 CRF 30-35) and rescaled to 50-100 %: crops of 5 % per side gave at most 10 bits, 10 % off one or two
-sides at most 14; different synthetic dancers over different backgrounds gave 22-28 (random hashes: 32).
+distance is below ``MAX_DISTANCE_BITS`` = 16, set between the distances of re-encoded, rescaled and cropped
+copies and those of different clips (figures in benchmarks/README; the hard cases are different clips of
+the same kind of scene, such as two talking heads on plain backgrounds).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from analytics.sampled_frames import sample_frames
 
+if TYPE_CHECKING:
+    from imagehash import ImageHash
+
 SIGNATURE_FRAMES = 16
 MAX_DISTANCE_BITS = 16.0
-_HASH_SIDE = 32  # the frame is shrunk to HASH_SIDE x HASH_SIDE before the DCT
-_FREQUENCIES = 8  # the lowest FREQUENCIES x FREQUENCIES DCT coefficients give the 64 bits
-_BIT_WEIGHTS = np.uint64(1) << np.arange(_FREQUENCIES**2, dtype=np.uint64)
-_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+_HASH_SIDE = 32  # imagehash's pHash takes the DCT of a 32x32 picture
+_BIT_WEIGHTS = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
 
-def _dct_basis(size: int, frequencies: int) -> np.ndarray:
-    """Rows of the orthonormal DCT-II matrix for the lowest ``frequencies`` (as ``cv2.dct`` scales them)."""
-    k, n = np.arange(frequencies)[:, None], np.arange(size)[None, :]
-    scale = np.where(k == 0, np.sqrt(1 / size), np.sqrt(2 / size))
-    return (scale * np.cos(np.pi * (2 * n + 1) * k / (2 * size))).astype(np.float32)
-
-
-_LOW_DCT = _dct_basis(_HASH_SIDE, _FREQUENCIES)
+def hashes_to_uint64(hashes: Sequence[ImageHash]) -> np.ndarray:
+    """64-bit imagehash hashes as uint64, so that Hamming distances are one XOR and a bit count."""
+    bits = np.stack([h.hash.reshape(-1) for h in hashes]) if hashes else np.zeros((0, 64), bool)
+    return (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 
 def frame_hashes(rgb: np.ndarray) -> np.ndarray:
-    """The 64-bit pHash (uint64) of each RGB frame in ``rgb`` (N, H, W, 3)."""
-    grey = rgb.astype(np.float32) @ _LUMA_WEIGHTS
-    small = np.stack([cv2.resize(g, (_HASH_SIDE, _HASH_SIDE), interpolation=cv2.INTER_AREA) for g in grey])
-    coefficients = (_LOW_DCT @ small @ _LOW_DCT.T).reshape(len(rgb), -1)
-    bits = coefficients > np.median(coefficients[:, 1:], axis=1, keepdims=True)
-    return (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    """The 64-bit pHash (uint64) of each RGB frame in ``rgb`` (N, H, W, 3): imagehash's, of the grey frame
+    first shrunk to 32x32 by area averaging (PIL's resize inside imagehash aliases more across frame sizes)."""
+    import imagehash  # noqa: PLC0415 - only the report needs it
+    from PIL import Image  # noqa: PLC0415
+
+    side = _HASH_SIDE
+    small = [cv2.resize(cv2.cvtColor(p, cv2.COLOR_RGB2GRAY), (side, side), interpolation=cv2.INTER_AREA) for p in rgb]
+    return hashes_to_uint64([imagehash.phash(Image.fromarray(picture)) for picture in small])
 
 
 def clip_signature(path: Path, frames: int = SIGNATURE_FRAMES) -> np.ndarray:

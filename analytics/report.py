@@ -1,7 +1,8 @@
 """The curation report of an output folder: one self-contained HTML file (pictures inlined as data URIs).
 
 It ranks the clips by ``movement_intensity``, flags near-duplicates (``analytics.near_duplicates``), adds
-each clip's beat alignment (``analytics.beats``), shows per clip a thumbnail strip (from the matte ``.mov``
+each clip's tempo and beat alignment and its shot changes from ``clips.parquet`` (measured from the source
+with ``analytics.beats`` for a table written before schema 4), shows per clip a thumbnail strip (from the matte ``.mov``
 with the matte tinted, else from the source) and time series of its statistics, and, given an engagement
 CSV (``analytics.engagement``), the rank correlations of the movement features with each metric.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.atomic import write_atomic
-from analytics.beats import clip_beat_alignment
+from analytics.beats import ClipBeats, clip_beats
 from analytics.engagement import (
     MIN_CLIPS_FOR_EVIDENCE,
     MOVEMENT_FEATURES,
@@ -57,11 +58,11 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class ClipMedia:
-    """What the report reads from a clip's videos: thumbnails, near-duplicate signature, beat alignment."""
+    """What the report reads from a clip's videos: thumbnails, near-duplicate signature, beats when asked."""
 
     thumbnails: str | None  # JPEG data URI
     signature: np.ndarray | None  # pHashes of the source
-    beat_alignment: float  # NaN when unknown
+    beats: ClipBeats | None  # None when not measured
     notes: tuple[str, ...]  # what could not be read, one line each
 
 
@@ -82,11 +83,15 @@ def write_report(out_dir: Path, engagement_csv: Path | None = None, report_path:
         raise ReportError(str(exc)) from None
     frames = load_frames(out_dir) if (out_dir / STATS_DIRNAME).is_dir() else pd.DataFrame(columns=["clip"])
     frames_by_clip = {clip: table for clip, table in frames.groupby("clip", sort=False)}
+    measure_beats = "beat_alignment" not in clips  # a table from before schema 4
     media = {
-        clip: _clip_media(out_dir, clip, source, frames_by_clip.get(clip))
+        clip: _clip_media(out_dir, clip, source, frames_by_clip.get(clip) if measure_beats else None)
         for clip, source in zip(clips["clip"], clips["source"])
     }
-    clips["beat_alignment"] = [media[clip].beat_alignment for clip in clips["clip"]]
+    if measure_beats:
+        beats = [media[clip].beats or ClipBeats() for clip in clips["clip"]]
+        clips["tempo_bpm"], clips["beats"] = [b.tempo_bpm for b in beats], [b.beats for b in beats]
+        clips["beat_alignment"] = [b.alignment for b in beats]
     duplicates = near_duplicate_pairs({clip: m.signature for clip, m in media.items() if m.signature is not None})
 
     sections = [
@@ -116,7 +121,8 @@ def report_main(out_dir: Path, engagement: Path | None, report_path: Path | None
 
 
 def _clip_media(out_dir: Path, clip: str, source: str, frame_df: pd.DataFrame | None) -> ClipMedia:
-    """Thumbnails (matte ``.mov`` when there is one, else the source), signature and beat alignment of a clip."""
+    """Thumbnails (matte ``.mov`` when there is one, else the source), signature and, given the per-frame
+    table ``frame_df``, the beats of a clip."""
     notes: list[str] = []
     matte = out_dir / MATTES_DIRNAME / f"{clip}.mov"
     source_path = Path(source) if source and Path(source).is_file() else None
@@ -127,20 +133,11 @@ def _clip_media(out_dir: Path, clip: str, source: str, frame_df: pd.DataFrame | 
         notes.append("no matte .mov: thumbnails from the source, without the matte")
         thumbnails = _read(lambda: thumbnail_strip(sample_frames(source_path, THUMBNAILS)), source_path, notes)
     if source_path is None:
-        notes.append(f"source {source or '(none)'} not found: no near-duplicate check or beat alignment")
-        return ClipMedia(thumbnails, None, float("nan"), tuple(notes))
+        notes.append(f"source {source or '(none)'} not found: no near-duplicate check")
+        return ClipMedia(thumbnails, None, None, tuple(notes))
     signature = _read(lambda: clip_signature(source_path), source_path, notes)
-    alignment = float("nan")
-    if frame_df is not None:
-        try:
-            score = clip_beat_alignment(source_path, frame_df)
-        except _READ_ERRORS as exc:
-            notes.append(_read_failure(source_path, exc))
-        else:
-            if score is None:
-                notes.append("no audio in the source: no beat alignment")
-            alignment = float("nan") if score is None else score
-    return ClipMedia(thumbnails, signature, alignment, tuple(notes))
+    beats = None if frame_df is None else _read(lambda: clip_beats(source_path, frame_df), source_path, notes)
+    return ClipMedia(thumbnails, signature, beats, tuple(notes))
 
 
 def _read(read: Callable[[], T], path: Path, notes: list[str]) -> T | None:
@@ -163,11 +160,12 @@ def _ranking_table(clips: pd.DataFrame, duplicates: list[tuple[str, str, float]]
         partners.setdefault(first, []).append(f"{_text(second)} ({distance:g} bits)")
         partners.setdefault(second, []).append(f"{_text(first)} ({distance:g} bits)")
     features = [name for name in MOVEMENT_FEATURES if clips[name].notna().any()]
-    names = ["#", "clip", *features, "duration", "fps", "resolution", "near-duplicates"]
+    names = ["#", "clip", *features, "tempo (BPM)", "duration", "fps", "resolution", "near-duplicates"]
     head = "".join(f"<th>{name}</th>" for name in names)
     rows = [
         f"<tr><td class='num'>{i + 1}</td><td><a href='#clip-{i}'>{_text(row['clip'])}</a></td>"
         + "".join(f"<td class='num'>{_number(row[name])}</td>" for name in features)
+        + f"<td class='num'>{_number(row['tempo_bpm'], 4)}</td>"
         + f"<td class='num'>{_number(row['duration_s'])} s</td><td class='num'>{_number(row['fps'], 4)}</td>"
         + f"<td class='num'>{row['width']}×{row['height']}</td>"
         + f"<td class='dup'>{', '.join(partners.get(row['clip'], []))}</td></tr>"
@@ -235,6 +233,7 @@ def _clip_section(index: int, row: pd.Series, media: ClipMedia, frame_df: pd.Dat
         f"<h2 id='clip-{index}'>{index + 1}. {clip}</h2>",
         f"<p>source {_text(source_name)} · {row['frames']} frames · {_number(row['duration_s'])} s"
         f" · {_number(row['fps'], 4)} fps · {row['width']}×{row['height']} · model {_text(row['model'])}</p>",
+        f"<p>audio: {_beats_text(row)} · shot changes: {_text(_transitions_text(row))}</p>",
     ]
     if media.thumbnails:
         parts.append(f"<img alt='frames of {clip}' src='{media.thumbnails}'>")
@@ -244,6 +243,20 @@ def _clip_section(index: int, row: pd.Series, media: ClipMedia, frame_df: pd.Dat
         parts.append("<p class='note'>no per-frame statistics</p>")
     parts.extend(f"<p class='note'>{_text(note)}</p>" for note in media.notes)
     return "".join(parts)
+
+
+def _beats_text(row: pd.Series) -> str:
+    if not row["beats"]:
+        return "no beats (no audio, or no clear pulse)"
+    return f"{_number(row['tempo_bpm'], 4)} BPM, {row['beats']} beats, beat alignment {_number(row['beat_alignment'])}"
+
+
+def _transitions_text(row: pd.Series) -> str:
+    """``frame 21 (cut), ...`` from the ``transitions`` column; unknown for a table from before schema 4."""
+    if "transitions" not in row or pd.isna(row["transitions"]):
+        return "not recorded"
+    changes = [change.split(":") for change in row["transitions"].split(",") if change]
+    return ", ".join(f"frame {frame} ({kind})" for frame, kind in changes) or "none"
 
 
 def _number(value: float, digits: int = 3) -> str:

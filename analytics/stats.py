@@ -47,8 +47,9 @@ FRAME_COLUMNS: tuple[Column, ...] = (
     Column(
         "shot",
         "int16",
-        "Shot of an edited clip the frame belongs to: 0 from the first frame, one more at each hard cut "
-        "(`pipelines.shots`); all 0 in a clip without cuts. The motion columns restart at each shot's first frame.",
+        "Shot of an edited clip the frame belongs to: 0 from the first frame, one more at each shot change (cut, "
+        "dissolve or fade; `pipelines.shots`); all 0 in a clip without any. The motion columns restart at each shot's "
+        "first frame.",
     ),
     Column(
         "person_present",

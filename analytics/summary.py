@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from analytics.beats import NO_AUDIO, ClipBeats
 from analytics.columns import Column
+
+if TYPE_CHECKING:
+    from pipelines.shots import Transition
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,28 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column(
         "shots",
         "int64",
-        "Shots of an edited clip: one more than the hard cuts found (`pipelines.shots`); 0 for a clip without frames.",
+        "Shots of an edited clip: one more than the shot changes found (`pipelines.shots`); 0 for a clip without "
+        "frames.",
+    ),
+    Column(
+        "transitions",
+        "str",
+        "The shot changes, `frame:kind` comma-separated in order (e.g. `21:cut,197:dissolve`): the first frame of "
+        "the new shot and how it came, `cut`, `dissolve` or `fade` (through black); empty without shot changes.",
+    ),
+    Column(
+        "tempo_bpm",
+        "float64",
+        "Tempo of the clip's audio in beats per minute (librosa's estimate, `analytics.beats`); NaN without audio "
+        "or without a clear pulse.",
+    ),
+    Column("beats", "int64", "Beats librosa's beat tracker found in the audio; 0 without audio or a clear pulse."),
+    Column(
+        "beat_alignment",
+        "float64",
+        "How on-beat the dancer moves: the share of movement accents (stops of centroid_speed) within 0.1 s of an "
+        "audio beat, corrected for chance, 0 (chance) to 1 (all on a beat) (`analytics.beats`); NaN without audio "
+        "or with fewer than 4 audio or movement beats.",
     ),
     Column(
         "dancers_seen",
@@ -53,9 +79,11 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def summarise(frame_df: pd.DataFrame, dancers_seen: int = 0) -> dict:
+def summarise(
+    frame_df: pd.DataFrame, dancers_seen: int = 0, transitions: tuple[Transition, ...] = (), beats: ClipBeats = NO_AUDIO
+) -> dict:
     """The ``SUMMARY_COLUMNS`` of one clip's per-frame table (every row, so every dancer's with ``--dancers
-    each``) and its tracker's count of ``dancers_seen``, as a dict in column order."""
+    each``), its tracker's count of ``dancers_seen``, its shot changes and its beats, as a dict in column order."""
     with_person = frame_df.loc[frame_df["person_present"].astype(bool), "body_area_frac"].astype(np.float64)
     movement_medians = [
         frame_df[name].median() / getattr(INTENSITY_SCALES, name)
@@ -74,6 +102,11 @@ def summarise(frame_df: pd.DataFrame, dancers_seen: int = 0) -> dict:
         "movement_intensity": float(np.mean(defined)) if defined else np.nan,
         "n_regions_max": int(frame_df["n_regions"].max()) if len(frame_df) else 0,
         "shots": int(frame_df["shot"].max()) + 1 if len(frame_df) else 0,
+        "transitions": ",".join(f"{t.frame}:{t.kind}" for t in transitions),
+        "tempo_bpm": beats.tempo_bpm,
+        "beats": beats.beats,
+        "beat_alignment": beats.alignment,
         "dancers_seen": dancers_seen,
     }
-    return {c.name: np.dtype(c.dtype).type(summary[c.name]).item() for c in SUMMARY_COLUMNS}
+    return {c.name: summary[c.name] if c.dtype == "str" else np.dtype(c.dtype).type(summary[c.name]).item()
+            for c in SUMMARY_COLUMNS}

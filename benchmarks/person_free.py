@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from seg.metrics import person_share, portrait_windows
 from seg.models import DEFAULT_MODEL
 from seg.segmenter import Segmenter, SegmenterSettings
 
@@ -36,15 +37,14 @@ def median_picture(clip: Path, every: int = 4) -> np.ndarray:
 def pictures(plate: np.ndarray) -> dict[str, np.ndarray]:
     """The whole picture and its 9:16 crops."""
     height, width = plate.shape[:2]
-    crop_w = min(width, height * 9 // 16)
     out = {f"whole {width}x{height}": plate}
-    for x in np.linspace(0, width - crop_w, CROPS).round().astype(int):
-        out[f"9:16 crop at x={x}"] = plate[:, x : x + crop_w]
+    for rows, columns in portrait_windows(height, width, CROPS):
+        out[f"9:16 crop at x={columns.start}"] = plate[rows, columns]
     return out
 
 
 def false_positive_share(segmenter: Segmenter, picture: np.ndarray) -> float:
-    return float(np.mean(segmenter(picture[None])[0] > 0.5))
+    return person_share(segmenter(picture[None])[0])
 
 
 def main() -> None:

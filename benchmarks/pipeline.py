@@ -4,14 +4,16 @@
                                             [--device auto] [--batch-size 8] [--model NAME]
 
 Without ``--clip`` a synthetic 1080x1920 clip with audio is made first. Prints fps for
-decode alone, segmentation alone (resize + network + shot cuts, as the processor's segment stage;
-the shot-cut detection also alone), refinement alone (smoothing,
+decode alone, segmentation alone (resize + network + shot changes, as the processor's segment stage;
+the shot-change detection also alone), refinement alone (smoothing,
 clean-up, edge-aware upsampling), dancer tracking alone (``seg.dancers``), statistics alone,
 each format's encoder alone, and each format end to end, then end-to-end / slowest stage per
 format (1.0 = perfect overlap), end-to-end / serial (the fps if the stages ran one after the
 other: above 1.0 the overlap gains something), the cores kept busy end to end (process CPU time / wall
 time: at the machine's core count the overlap is complete and only less work per frame goes faster)
-and the share of end-to-end time the tracking and the statistics would each cost if they did not overlap.
+and the share of end-to-end time the tracking and the statistics would each cost if they did not overlap
+(statistics: the per-frame columns, the shot changes and the clip's beats; the synthetic clip's audio
+clicks every half second, so the beat tracker runs).
 Timings come from this run only; compare ratios, not absolute numbers across machines.
 """
 
@@ -26,7 +28,8 @@ from pathlib import Path
 
 from analytics import FrameStatistics
 from pipelines.processor import ClipProcessor, ProcessSettings
-from pipelines.shots import ShotCutDetector
+from analytics.beats import clip_beats
+from pipelines.shots import ShotChangeDetector
 from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 from pipelines.video_io import ClipReader, FrameBatch
 from pipelines.writers import FORMATS, WriterSettings, open_writer
@@ -67,7 +70,7 @@ def main() -> None:
     clip = args.clip
     if clip is None:
         clip = work / "bench.mp4"
-        spec = SyntheticClipSpec(width=1080, height=1920, frames=args.frames, fps=30, audio=True)
+        spec = SyntheticClipSpec(width=1080, height=1920, frames=args.frames, fps=30, audio=True, click_every_s=0.5)
         make_clip(clip, [procedural_person(1400, 700)], spec)
 
     with ClipReader(clip, args.batch_size) as reader:
@@ -91,14 +94,20 @@ def main() -> None:
     smoother = refiner.temporal()
 
     def segment() -> None:
-        shots = ShotCutDetector()
+        shots = ShotChangeDetector(info.fps)
         for b in batches:
             small = b.scaled_rgb(small_w, small_h)
             segmenter.probabilities(small)
-            shots.update(small, b.times_s)
+            shots.update(small, b.index)
 
     smalls = [b.scaled_rgb(small_w, small_h) for b in batches]
-    cuts_fps = fps(frames, lambda: [ShotCutDetector().update(small, b.times_s) for small, b in zip(smalls, batches)])
+
+    def shot_changes() -> None:
+        shots = ShotChangeDetector(info.fps)
+        for small, b in zip(smalls, batches):
+            shots.update(small, b.index)
+
+    cuts_fps = fps(frames, shot_changes)
     stage_fps = {
         "decode": fps(frames, decode),
         "segment": fps(frames, segment),
@@ -107,7 +116,11 @@ def main() -> None:
     tracker = DancerTracker()
     tracking_fps = fps(frames, lambda: [tracker.update(p, b.times_s) for p, b in zip(probs, batches)])
     stats = FrameStatistics("bench")
-    stats_fps = fps(frames, lambda: [stats.update(p, b.times_s, b.index) for p, b in zip(probs, batches)])
+    frame_table = stats.update(probs[0][:0], batches[0].times_s[:0], batches[0].index[:0])
+    clip_beats(clip, frame_table)  # librosa imported and its tracker compiled once per process, not per clip
+    per_frame_fps = fps(frames, lambda: [stats.update(p, b.times_s, b.index) for p, b in zip(probs, batches)])
+    beats_fps = fps(frames, lambda: clip_beats(clip, frame_table))
+    stats_fps = 1 / (1 / per_frame_fps + 1 / beats_fps + 1 / cuts_fps)
 
     def encode(fmt: str) -> None:
         writer = open_writer(fmt, info, work / f"enc-{fmt}", "bench", WriterSettings())
@@ -121,9 +134,11 @@ def main() -> None:
 
     for name, value in stage_fps.items():
         print(f"{name + ' only':24s} {value:8.1f} fps")
-    print(f"{'shot cuts only':24s} {cuts_fps:8.1f} fps")
+    print(f"{'shot changes only':24s} {cuts_fps:8.1f} fps")
+    print(f"{'beats only':24s} {beats_fps:8.1f} fps")
+    print(f"{'per-frame stats only':24s} {per_frame_fps:8.1f} fps")
     print(f"{'dancer tracking only':24s} {tracking_fps:8.1f} fps")
-    print(f"{'statistics only':24s} {stats_fps:8.1f} fps")
+    print(f"{'statistics only':24s} {stats_fps:8.1f} fps (per-frame, shot changes and beats)")
     print(f"{'format':10s} {'encode fps':>10s} {'e2e fps':>9s} {'slowest stage':>16s} {'e2e/slowest':>12s} "
           f"{'e2e/serial':>11s} {'cores busy':>11s} {'track share':>12s} {'stats share':>12s}")
     for fmt in formats:

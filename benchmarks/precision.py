@@ -4,7 +4,7 @@
 
 Inference, per 1080x1920 frame at the product's network input (batch 8): ONNX Runtime fp32
 (the CPU engine), PyTorch fp32 and PyTorch bf16 (autocast), rows taking turns. Training, per
-step (batch 16 at the model's input size): fp32 against bf16 autocast. Quality: the bf16 matte
+step (batch 16 at the model's input size): fp32 against bf16 autocast, rows taking turns. Quality: the bf16 matte
 against the fp32 matte (IoU of the mattes at 0.5, share of pixels that flip and how far the
 flipped pixels lie from the fp32 matte's edge), on the CCP validation photos (each also scored
 against its mask) and on every 10th frame of a real clip. On a CPU without native bf16 the bf16
@@ -14,7 +14,7 @@ rows are emulated and far slower: the figures are for CPUs with AVX512-BF16 or A
 from __future__ import annotations
 
 import argparse
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -60,25 +60,27 @@ def clip_frames(path: Path, every: int = 10) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for i, f in enumerate(container.decode(video=0)) if i % every == 0]
 
 
-def training_step_seconds(model_dir: Path, dtype: torch.dtype, long_side: int, steps: int) -> float:
-    """Median seconds of a training step (forward, loss, backward, AdamW) on random batches."""
-    model = load_model(model_dir).float().train()
-    optimiser = torch.optim.AdamW(model.parameters(), 1e-6)
+def training_steps(model_dir: Path, long_side: int) -> dict[str, Callable[[], None]]:
+    """One training step (forward, loss, backward, AdamW; batch 16 of random pictures) per precision, as timed rows."""
     rng = np.random.default_rng(0)
     h, w = long_side, long_side * 9 // 16 // 32 * 32
-    images = torch.from_numpy(rng.integers(0, 256, (16, h, w, 3), dtype=np.uint8))
+    images = normalised(torch.from_numpy(rng.integers(0, 256, (16, h, w, 3), dtype=np.uint8))).contiguous(memory_format=torch.channels_last)
     targets = torch.from_numpy((rng.random((16, 1, h, w)) > 0.5).astype(np.float32))
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-            logits = model(normalised(images).contiguous(memory_format=torch.channels_last))
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+
+    def step_in(dtype: torch.dtype):
+        model = load_model(model_dir).float().train().to(memory_format=torch.channels_last)
+        optimiser = torch.optim.AdamW(model.parameters(), 1e-6)
+
+        def step() -> None:
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+                logits = model(images)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        return step
+
+    return {"fp32": step_in(torch.float32), "bf16": step_in(torch.bfloat16)}
 
 
 def main() -> None:
@@ -109,10 +111,10 @@ def main() -> None:
     for name, (median, best) in times.items():
         print(f"inference {name:<11} {median / 8 * 1e3:6.1f} ms/frame median (best {best / 8 * 1e3:.1f}), {median / base:.2f}x onnx fp32")
 
-    model_dir = resolve_model_path(args.model)
-    fp32_step = training_step_seconds(model_dir, torch.float32, onnx.long_side, 3)
-    bf16_step = training_step_seconds(model_dir, torch.bfloat16, onnx.long_side, 3)
-    print(f"training step (batch 16): fp32 {fp32_step:.2f} s, bf16 {bf16_step:.2f} s, bf16/fp32 {bf16_step / fp32_step:.2f}")
+    steps = timed_rows(training_steps(resolve_model_path(args.model), onnx.long_side), max(2, args.rounds // 2))
+    (fp32, fp32_best), (bf16, bf16_best) = steps["fp32"], steps["bf16"]
+    print(f"training step (batch 16): fp32 {fp32:.2f} s median (best {fp32_best:.2f}), bf16 {bf16:.2f} s (best {bf16_best:.2f}), "
+          f"bf16/fp32 {bf16 / fp32:.2f}")
 
     pairs, _ = find_pairs(args.images, args.masks)
     people, _ = load_people([p for p in pairs if is_validation(p.stem)])

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from pipelines.run import ClipReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+USAGE_ERRORS = (  # (module, class): exit code 2
+    ("pipelines.discovery", "InputError"), ("pipelines.run", "OutputFolderError"), ("seg.models", "ModelNotFoundError"),
+    ("seg.segmenter", "DeviceError"), ("seg.train", "TrainingError"),
+)
 
 
 class UsageError(Exception):
@@ -48,7 +52,21 @@ def parse_decoder_channels(value: str | None) -> tuple[int, ...] | None:
     return channels
 
 
+def parse_jobs(value: int | None) -> int:
+    """``--jobs``: at least one; by default what the machine affords (``pipelines.parallel``)."""
+    from pipelines.parallel import affordable_jobs
+
+    if value is None:
+        return affordable_jobs()
+    if value < 1:
+        raise UsageError(f"--jobs {value}: give at least 1")
+    return value
+
+
 def cmd_process(args: argparse.Namespace) -> int:
+    from pipelines.discovery import scan
+
+    found = scan(args.inputs)  # a missing input is a usage error before the heavy imports
     from pipelines.processor import ProcessSettings
     from pipelines.run import Run, RunSettings
     from pipelines.writers import WriterSettings
@@ -64,8 +82,9 @@ def cmd_process(args: argparse.Namespace) -> int:
         segmenter=SegmenterSettings(model=args.model, device=args.device),
         show_progress=not args.quiet,
         stale_claim_s=args.stale_claims_after,
+        jobs=parse_jobs(args.jobs),
     )
-    return summarise_reports(Run(settings).run(args.inputs), args.out)
+    return summarise_reports(Run(settings).run(found), args.out)
 
 
 def cmd_run_flow(args: argparse.Namespace) -> int:
@@ -79,7 +98,8 @@ def cmd_run_flow(args: argparse.Namespace) -> int:
     if not args.use_deployment:  # deployment runs pick their device on the GPU workers
         pick_device(args.device)
     reports = process_folder(args.inbox, args.out, formats=parse_formats(args.format), model=args.model,
-                             device=args.device, batch_size=args.batch_size, use_deployment=args.use_deployment)
+                             device=args.device, batch_size=args.batch_size, use_deployment=args.use_deployment,
+                             jobs=parse_jobs(args.jobs))
     return summarise_reports(reports, args.out)
 
 
@@ -88,7 +108,9 @@ def summarise_reports(reports: list[ClipReport], out: Path) -> int:
     from pipelines.run import status_counts
 
     counts = status_counts(reports)
-    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed; manifest: {out / 'manifest.json'}")
+    passed_over = f", {counts['passed over']} other file(s) passed over" if counts["passed over"] else ""
+    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed{passed_over}; "
+          f"manifest: {out / 'manifest.json'}")
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
@@ -100,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         long_side=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
         init=args.init, workers=args.workers, decoder_channels=parse_decoder_channels(args.decoder_channels),
+        person_free=tuple(args.person_free), real_labels=args.real_labels, real_share=args.real_share,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -135,12 +158,14 @@ def add_clip_options(parser: argparse.ArgumentParser, default_model: str) -> Non
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--model", default=default_model, help="shipped model name or saved model folder")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="clips processed at once, each in its own process (default: what the machine affords, "
+                             "one per 2 cores and 2 GB of available memory)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from pipelines.claims import DEFAULT_STALE_AFTER_S
-    from seg.dancers import DANCER_MODES
-    from seg.models import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
+    from seg.choices import DANCER_MODES, DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="dancematte", description="Alpha mattes and movement statistics for dance clips.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--decoder-channels", metavar="W,W,W,W,W",
                    help="U-Net decoder widths, deepest first (default: the shipped model's 64,32,24,16,8)")
     t.add_argument("--workers", type=int, help="processes making augmented batches (default: all cores but two, at least one)")
+    t.add_argument("--person-free", type=Path, nargs="+", default=[], metavar="DIR",
+                   help="folders of photos with nobody in them: backgrounds and empty frames (those on the check side of data/splits/no-people.csv are left out)")
+    t.add_argument("--real-labels", type=Path, metavar="DIR",
+                   help="teacher-labelled real frames (benchmarks/real_labels.py); only clips on the train side of data/splits/real-clips.csv are used")
+    t.add_argument("--real-share", type=float, default=0.25, help="share of each batch cut from real frames (default 0.25)")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")
@@ -208,28 +238,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def usage_error_types() -> tuple[type[Exception], ...]:
+    """The usage-error classes of the modules imported so far.
+
+    An exception's class is always among them, so telling a usage error imports nothing (the
+    command line imports torch only for the commands that need it).
+    """
+    imported = (getattr(sys.modules[module], name) for module, name in USAGE_ERRORS if module in sys.modules)
+    return (UsageError, *imported)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from pipelines.discovery import InputError
-    from pipelines.run import OutputFolderError
-    from pipelines.video_io import error_reason
-    from seg.models import ModelNotFoundError
-    from seg.segmenter import DeviceError
-    from seg.train import TrainingError
-
     try:
         return args.handler(args)
-    except (UsageError, InputError, ModelNotFoundError, DeviceError, TrainingError, OutputFolderError) as exc:
-        print(f"dancematte: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:  # e.g. the disk fills up while the manifest is written
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"dancematte: error: {where}{error_reason(exc)}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         print("dancematte: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if isinstance(exc, usage_error_types()):
+            print(f"dancematte: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if not isinstance(exc, OSError):
+            raise
+        from pipelines.video_io import error_reason  # e.g. the disk fills up while the manifest is written
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dancematte: error: {where}{error_reason(exc)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

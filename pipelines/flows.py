@@ -13,7 +13,9 @@ claims, the ledger and atomic outputs behave the same everywhere.
   ``gpu`` (``prefect gcl create gpu --limit 1``); without that limit, e.g. in ephemeral
   mode, Prefect logs a warning and runs unlimited. Scanning, hashing, statistics tables,
   the manifest and the artifact run outside it.
-- The model is loaded once per flow run, on the first clip that needs it.
+- The model is loaded once per flow run, on the first clip that needs it; with ``jobs`` > 1
+  clips run at once in worker processes of Prefect's ``ProcessPoolTaskRunner`` (as
+  ``dancematte process --jobs``, ``pipelines.parallel``), the model loaded once per worker.
 - One bad clip never stops the others; the flow run completes and its table artifact
   ``process-folder-report`` lists every clip with status, error, frames, fps and outputs.
 """
@@ -30,11 +32,14 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.deployments import run_deployment
 from prefect.states import State
+from prefect.task_runners import ProcessPoolTaskRunner
 
-from pipelines.discovery import ClipInput, discover
+from pipelines.discovery import ClipInput, Discovery, discover, scan
+from pipelines.parallel import worker_cores
 from pipelines.processor import ProcessSettings
-from pipelines.run import ClipReport, Run, RunSettings, is_transient, status_counts
-from seg.models import DEFAULT_MODEL
+from pipelines.run import ClipReport, Run, RunSettings, is_transient, passed_over_report, status_counts
+from seg.choices import DEFAULT_MODEL
+from seg.cores import share_cores
 from seg.segmenter import SegmenterSettings
 
 PROCESS_CLIP_DEPLOYMENT = "process-clip/process-clip"
@@ -70,9 +75,12 @@ def retry_when_transient(task: Task, task_run: TaskRun, state: State) -> bool:
 
 
 @task(cache_policy=NO_CACHE)
-def scan_inbox(inbox: Path) -> list[ClipInput]:
-    """Every clip under ``inbox``, with unique clip ids."""
-    return discover([Path(inbox)])
+def scan_inbox(inbox: Path) -> Discovery:
+    """Every clip under ``inbox``, with unique clip ids, and the other files passed over."""
+    found = scan([Path(inbox)])
+    for item in found.passed_over:
+        get_run_logger().info(f"passed over: {item.path.name}: {item.reason}")
+    return found
 
 
 def finished_report(run: Run, clip: ClipInput) -> ClipReport | None:
@@ -129,7 +137,8 @@ def publish_report(inbox: Path, reports: list[ClipReport]) -> None:
         for r in reports
     ]
     counts = status_counts(reports)
-    summary = f"{inbox}: {counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed"
+    summary = (f"{inbox}: {counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed, "
+               f"{counts['passed over']} other file(s) passed over")
     create_table_artifact(rows, key=REPORT_ARTIFACT, description=summary)
     get_run_logger().info(summary)
 
@@ -158,24 +167,40 @@ def process_clip(
     return report
 
 
+def states_in_processes(run: Run, clips: list[ClipInput], jobs: int) -> list[State]:
+    """The final states of ``process_one`` over ``clips``, ``jobs`` at once in worker processes."""
+    with ProcessPoolTaskRunner(jobs, initializer=share_cores, initargs=(worker_cores(jobs),)) as runner:
+        futures = [runner.submit(process_one, {"run": run, "clip": clip}) for clip in clips]
+        for future in futures:
+            future.wait()
+        return [future.state for future in futures]
+
+
 @flow(name="process-folder")
 def process_folder(
     inbox: Path, out: Path, formats: tuple[str, ...] = ("prores",), model: str = DEFAULT_MODEL,
-    device: str = "auto", batch_size: int = 8, use_deployment: bool = False,
+    device: str = "auto", batch_size: int = 8, use_deployment: bool = False, jobs: int = 1,
 ) -> list[ClipReport]:
-    """Process every clip in ``inbox`` not yet finished with these settings; one task or deployment run per clip."""
+    """Process every clip in ``inbox`` not yet finished with these settings; one task or deployment run per clip.
+
+    ``jobs`` > 1 runs that many clips at once, each task in a worker process.
+    """
     run = open_run(out, formats, model, device, batch_size)
-    clips = scan_inbox(inbox)
+    found = scan_inbox(inbox)
+    clips = found.clips
     finished = look_up_finished(run, clips)
     todo = [clip for clip in clips if clip.clip_id not in finished]
     if use_deployment:
         futures = dispatch_one.map(unmapped(run), todo)
         futures.wait()
         states = [future.state for future in futures]
+    elif jobs > 1 and len(todo) > 1:
+        states = states_in_processes(run, todo, jobs)
     else:
         states = [process_one(run, clip, return_state=True) for clip in todo]
     processed = {clip.clip_id: report_from(run, clip, state) for clip, state in zip(todo, states)}
-    reports = [finished.get(clip.clip_id) or processed[clip.clip_id] for clip in clips]
+    reports = [passed_over_report(item) for item in found.passed_over]
+    reports += [finished.get(clip.clip_id) or processed[clip.clip_id] for clip in clips]
     write_manifest(run, reports)
     publish_report(inbox, reports)
     return reports

@@ -3,7 +3,7 @@
 Like Robust Video Matting's ``inference.py``: a reader, a model and writers, nothing
 else in the loop. Each stage is a small callable; ``run_pipeline`` joins them with
 bounded queues so a 10-minute 4K clip uses the same memory as a 10-second one. The segment
-stage also marks the frames that start a new shot of an edited clip (``pipelines.shots``). The
+stage gets the frames that start a new shot of an edited clip marked (``pipelines.shots``). The
 refine stage separates and tracks the dancers on the low-resolution matte (``seg.dancers``) and
 upsamples what ``ProcessSettings.dancers`` asks for: everyone, the main dancer, or each dancer.
 """
@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pandas as pd
@@ -21,11 +22,13 @@ from tqdm import tqdm
 
 from pipelines.memory import release_free_memory
 from pipelines.outputs import ClipOutputs
-from pipelines.shots import ShotCutDetector
+from analytics.beats import NO_AUDIO, ClipBeats, clip_beats
+from pipelines.shots import ShotChangeDetector, Transition, with_shot_changes
 from pipelines.stages import StageTimeoutError, run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
 from pipelines.writers import WriterSettings
 from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancersModeError
+from seg.person_evidence import PersonDetector, PersonEvidence
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter
 
@@ -40,6 +43,7 @@ class ProcessSettings:
     writer: WriterSettings = field(default_factory=WriterSettings)
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
     flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
+    person_evidence: bool = True  # with --dancers main, the main dancer must be found a person (seg.person_evidence)
     timeout_s: float | None = 3600.0  # per clip; None: no limit
     max_duration_s: float | None = 1800.0  # longer clips are refused; None: no limit
     max_long_side: int | None = 4096  # larger pictures are refused (4K UHD passes); None: no limit
@@ -67,6 +71,7 @@ class NetworkBatch:
 
     frames: FrameBatch
     probs: np.ndarray  # (N, h, w) float32 person probability at network resolution
+    pictures: np.ndarray  # (N, h, w, 3) uint8 RGB frames at network resolution, where people are looked for
     grey: np.ndarray | None  # (N, h, w) uint8 frames at network resolution, for optical flow
     cuts: np.ndarray  # (N,) bool the frames that start a new shot (pipelines.shots)
 
@@ -88,6 +93,8 @@ class ClipOutcome:
     outputs: list[Path]
     stats: pd.DataFrame
     dancers_seen: int
+    transitions: tuple[Transition, ...]  # the shot changes (pipelines.shots)
+    beats: ClipBeats  # the audio's tempo and beats and the dancer's alignment with them (analytics.beats)
 
 
 class ClipProcessor:
@@ -96,7 +103,9 @@ class ClipProcessor:
     def __init__(self, segmenter: Segmenter, settings: ProcessSettings = ProcessSettings()) -> None:
         self.segmenter = segmenter
         self.settings = settings
-        self.refiner = MatteRefiner()
+        self.refiner = MatteRefiner(device=segmenter.device)
+        self.evidence = (PersonEvidence(PersonDetector())
+                         if settings.person_evidence and settings.dancers == "main" else None)
 
     def process(self, path: Path, out_dir: Path, clip_id: str, show_progress: bool = True) -> ClipOutcome:
         """Write every requested output for ``path`` and return its per-frame statistics."""
@@ -108,20 +117,20 @@ class ClipProcessor:
             outputs = ClipOutputs(info, out_dir, clip_id, settings.formats, settings.writer)
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
             smoother = self.refiner.temporal()
-            tracker = DancerTracker()
-            shots = ShotCutDetector()
+            tracker = DancerTracker(evidence=self.evidence)
+            shots = ShotChangeDetector(info.fps)
 
             small_h, small_w = self.segmenter.input_size(info.height, info.width)
 
-            def segment(batch: FrameBatch) -> NetworkBatch:
-                small = batch.scaled_rgb(small_w, small_h)
+            def segment(marked: tuple[FrameBatch, np.ndarray, np.ndarray]) -> NetworkBatch:
+                batch, small, cuts = marked
                 grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
-                return NetworkBatch(batch, self.segmenter.probabilities(small), grey, shots.update(small, batch.times_s))
+                return NetworkBatch(batch, self.segmenter.probabilities(small), small, grey, cuts)
 
             def refine(item: NetworkBatch) -> SegmentedBatch:
                 batch, grey, cuts = item.frames, item.grey, item.cuts
                 low_res = self.refiner.clean(smoother(item.probs, cuts))
-                layers = tracker.update(low_res, batch.times_s, cuts).layers(low_res, settings.dancers)
+                layers = tracker.update(low_res, batch.times_s, cuts, item.pictures).layers(low_res, settings.dancers)
                 luma = batch.grey()
                 alphas = [self.refiner.upsample(layer.matte, luma) for layer in layers]
                 return SegmentedBatch(batch, layers, alphas, grey, cuts)
@@ -132,7 +141,8 @@ class ClipProcessor:
                 release_free_memory()
 
             try:
-                run_pipeline(reader, [segment, refine, write], depth=settings.queue_depth, timeout_s=settings.timeout_s)
+                marked = with_shot_changes(reader, shots, small_w, small_h)
+                run_pipeline(marked, [segment, refine, write], depth=settings.queue_depth, timeout_s=settings.timeout_s)
                 written = outputs.close()
             except StageTimeoutError:
                 outputs.abort()
@@ -142,5 +152,11 @@ class ClipProcessor:
                 raise
             finally:
                 bar.close()
+        stats = outputs.frame_table()
+        try:
+            beats = clip_beats(path, stats)
+        except av.FFmpegError:  # an undecodable audio track costs the clip its beats, not its mattes
+            beats = NO_AUDIO
         seconds = time.monotonic() - started
-        return ClipOutcome(info, outputs.frames, seconds, written, outputs.frame_table(), tracker.dancers_seen)
+        transitions = tuple(shots.transitions)
+        return ClipOutcome(info, outputs.frames, seconds, written, stats, tracker.dancers_seen, transitions, beats)

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import torch
@@ -31,9 +31,10 @@ from tqdm import tqdm
 
 from analytics import summarise, write_clip_table, write_frame_table
 from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive, remove_abandoned_partials
-from pipelines.discovery import ClipInput, discover
+from pipelines.discovery import ClipInput, Discovery, PassedOver
 from analytics.atomic import partial_path, write_atomic
 from pipelines.ledger import Ledger, file_digest, fingerprint
+from pipelines.parallel import WorkerDiedError, reports_from_workers
 from pipelines.processor import ClipLimitError, ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError, error_reason
 from pipelines.writers import WriteError
@@ -49,13 +50,14 @@ class RunSettings:
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     show_progress: bool = True
     stale_claim_s: float = DEFAULT_STALE_AFTER_S  # claims older than this are taken over
+    jobs: int = 1  # clips processed at once, each in its own worker process (pipelines.parallel)
 
 
 @dataclass(frozen=True)
 class ClipReport:
     input: str
     clip: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | failed | skipped | passed over (a file in a folder that is not a clip)
     error: str | None
     outputs: list[str]
     frames: int = 0
@@ -65,14 +67,19 @@ class ClipReport:
 
 
 def status_counts(reports: list[ClipReport]) -> dict[str, int]:
-    """How many clips are ok, skipped and failed."""
-    return {status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "failed")}
+    """How many clips are ok, skipped and failed, and how many other files were passed over."""
+    return {status: sum(r.status == status for r in reports) for status in ("ok", "skipped", "failed", "passed over")}
+
+
+def passed_over_report(item: PassedOver) -> ClipReport:
+    """The manifest entry of a file in a given folder that is not a clip."""
+    return ClipReport(str(item.path), "", "passed over", None, [], note=f"{item.path.name}: {item.reason}")
 
 
 def one_line(path: Path, exc: BaseException) -> str:
     """A single-line reason that names the file."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (VideoReadError, WriteError, ClipLimitError)):
+    if isinstance(exc, (VideoReadError, WriteError, ClipLimitError, WorkerDiedError)):
         return text if path.name in text else f"{path.name}: {text}"
     if isinstance(exc, OSError):
         return f"{path.name}: {error_reason(exc)}"
@@ -115,6 +122,7 @@ def output_settings(settings: RunSettings) -> dict:
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
+        "person_evidence": settings.process.person_evidence,  # the main dancer must be found a person
         "flow": settings.process.flow,
     }
 
@@ -132,6 +140,10 @@ class Run:
         self.ledger = Ledger(settings.out)
         self.claims = Claims(settings.out, settings.stale_claim_s)
         self.settings_key = output_settings(settings)
+
+    def __reduce__(self) -> tuple[Callable[..., Run], tuple[RunSettings, Callable[[], AbstractContextManager[object]]]]:
+        """Pickled as its settings: in a worker process one Run serves every clip, so its model loads once."""
+        return run_for, (self.settings, self.gpu_slot)
 
     @cached_property
     def processor(self) -> ClipProcessor:
@@ -196,7 +208,7 @@ class Run:
             "width": info.width, "height": info.height, "duration_s": info.duration_s,
             "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
             "settings": json.dumps(self.settings_key, sort_keys=True, default=str),
-            **summarise(result.stats, result.dancers_seen),
+            **summarise(result.stats, result.dancers_seen, result.transitions, result.beats),
         }
         with exclusive(out / ".clips.parquet.flock"):  # read-modify-write shared with other runs
             write_clip_table([row], out / "clips.parquet")
@@ -205,18 +217,29 @@ class Run:
         self.ledger.record(clip.clip_id, key, asdict(report))
         return report
 
-    def run(self, inputs: list[Path]) -> list[ClipReport]:
-        clips = discover(inputs)
+    def run(self, found: Discovery) -> list[ClipReport]:
+        """Process the clips ``scan`` found, in order; files it passed over are listed first in the manifest."""
         self.prepare_output()
-        reports: list[ClipReport] = []
-        bar = tqdm(clips, desc="clips", unit="clip", disable=not self.settings.show_progress)
-        for clip in bar:
-            report = self.process_clip(clip)
-            if report.status == "failed":
-                tqdm.write(f"failed: {report.error}")
-            reports.append(report)
-            self.write_manifest(reports)
-        return reports
+        reports = [passed_over_report(item) for item in found.passed_over]
+        for report in reports:
+            tqdm.write(f"passed over: {report.note}")
+        clips = found.clips
+        finished: dict[int, ClipReport] = {}  # by the clip's index: the manifest keeps the clips' order
+
+        def listed() -> list[ClipReport]:
+            return reports + [finished[i] for i in sorted(finished)]
+
+        in_workers = self.settings.jobs > 1 and len(clips) > 1
+        numbered = reports_from_workers(self, clips, self.settings.jobs) if in_workers else (
+            (index, self.process_clip(clip)) for index, clip in enumerate(clips))
+        with tqdm(total=len(clips), desc="clips", unit="clip", disable=not self.settings.show_progress) as bar:
+            for index, report in numbered:
+                if report.status == "failed":
+                    tqdm.write(f"failed: {report.error}")
+                finished[index] = report
+                self.write_manifest(listed())
+                bar.update()
+        return listed()
 
     def prepare_output(self) -> None:
         """Check the output folder is writable; delete partial files that killed runs (on this host) left in it."""
@@ -228,3 +251,9 @@ class Run:
     def write_manifest(self, reports: list[ClipReport]) -> None:
         entries = [asdict(r) for r in reports]
         write_atomic(self.settings.out / "manifest.json", json.dumps(entries, indent=2))
+
+
+@cache
+def run_for(settings: RunSettings, gpu_slot: Callable[[], AbstractContextManager[object]] = nullcontext) -> Run:
+    """This process's Run for ``settings``: what a pickled Run becomes in a worker process."""
+    return Run(settings, gpu_slot)

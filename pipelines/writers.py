@@ -37,8 +37,9 @@ import numpy as np
 from av.codec.context import Flags
 
 from analytics.atomic import partial_path
-from pipelines.video_io import VIDEO_RANGE, ClipInfo, FrameBatch, error_reason, plane_arrays
+from pipelines.video_io import VIDEO_RANGE, ClipInfo, FrameBatch, convert, error_reason, plane_arrays
 from seg.composite import read_rgb
+from seg.cores import core_share, usable_cores
 
 COPIED_COLOR_TAGS = ("color_primaries", "color_trc", "colorspace")
 
@@ -109,6 +110,9 @@ def ten_bit(alpha: np.ndarray) -> np.ndarray:
     """8-bit alpha -> 10-bit (bit replication: 0 -> 0, 255 -> 1023, within 0.5 of the exact scaling)."""
     wide = alpha.astype(np.uint16)
     return (wide << 2) | (wide >> 6)
+
+
+TEN_BIT = ten_bit(np.arange(256, dtype=np.uint8))  # ``ten_bit`` as a look-up table
 
 
 class PartialOutput:
@@ -227,6 +231,7 @@ class EncodedVideoWriter(PartialOutput):
         stream.time_base = self.source.time_base
         if self.max_threads:
             threads = min(threads or self.max_threads, self.max_threads)
+        threads = threads or core_share() or 0  # 0: the encoder's own choice, about one thread per core
         stream.thread_count, stream.thread_type = threads, "AUTO"
         stream.codec_context.flags |= Flags.frame_duration  # else encoders drop frame.duration
         for tag, value in self._frame_tags.items():
@@ -237,12 +242,15 @@ class EncodedVideoWriter(PartialOutput):
         """Frame ``i``'s planes in ``pix_fmt`` order at display size (``filled_frame`` pads them)."""
         raise NotImplementedError
 
+    def picture(self, batch: FrameBatch, i: int, alpha: np.ndarray) -> av.VideoFrame:
+        """Frame ``i`` as a ``pix_fmt`` frame of the stream's size."""
+        return filled_frame(self.pix_fmt, self._video.width, self._video.height, self.planes(batch, i, alpha))
+
     def write(self, batch: FrameBatch, alpha: np.ndarray) -> None:
         require_matching(batch, alpha)
-        width, height = self._video.width, self._video.height
         with self._failing_cleanly():
             for i, (matte, pts, duration) in enumerate(zip(alpha, batch.pts, batch.durations)):
-                frame = filled_frame(self.pix_fmt, width, height, self.planes(batch, i, matte))
+                frame = self.picture(batch, i, matte)
                 for tag, value in self._frame_tags.items():  # ProRes writes them into every frame header
                     setattr(frame, tag, value)
                 frame.pts, frame.duration = int(pts), int(duration)
@@ -275,8 +283,27 @@ class AlphaVideoWriter(EncodedVideoWriter):
     colour_format: ClassVar[str]  # ``pix_fmt`` without its alpha plane
 
     def planes(self, batch: FrameBatch, i: int, alpha: np.ndarray) -> list[np.ndarray | int]:
-        deep = av.VideoFormat(self.pix_fmt).components[0].bits > 8
-        return [*batch.planes(i, self.colour_format), ten_bit(alpha) if deep else alpha]
+        return [*batch.planes(i, self.colour_format), ten_bit(alpha) if self.deep else alpha]
+
+    @property
+    def deep(self) -> bool:
+        return av.VideoFormat(self.pix_fmt).components[0].bits > 8
+
+    def picture(self, batch: FrameBatch, i: int, alpha: np.ndarray) -> av.VideoFrame:
+        """The decoded picture converted straight to ``pix_fmt`` and its alpha plane overwritten with the matte.
+
+        One swscale pass and no copy of the colour planes; a rotated or padded picture goes
+        through ``planes`` instead.
+        """
+        if batch.rotation or (self._video.width, self._video.height) != (self.source.width, self.source.height):
+            return super().picture(batch, i, alpha)
+        frame = convert(batch.pictures[i], format=self.pix_fmt, dst_color_range=VIDEO_RANGE)
+        alpha_plane = plane_arrays(frame)[3]
+        if self.deep:
+            cv2.LUT(alpha, TEN_BIT, dst=alpha_plane)
+        else:
+            alpha_plane[:] = alpha
+        return frame
 
 
 class ProResWriter(AlphaVideoWriter):
@@ -312,11 +339,15 @@ class LumaWriter(EncodedVideoWriter):
     # On mattes "ultrafast" is both faster and truer than "fast" (no deblocking to smear the edges):
     # measured 1080x1920, crf 16: 91 vs 22 fps, largest error 8 vs 32 grey levels, ~2x the bytes (~7 KB a frame).
     codec_options = {"preset": "ultrafast", "crf": "16"}
+    audio_codec = "aac"
     # One thread encodes 1080x1920 mattes at ~125 fps; x264's threading costs 40% more CPU for
     # the same speed (13.5 vs 9.4 core-ms a frame), CPU the other stages need on a small machine.
-    # With more than 4 cores there are cores to spare, and one thread would cap the pipeline.
-    max_threads = 1 if (os.cpu_count() or 1) <= 4 else 0
-    audio_codec = "aac"
+    # With more than 4 cores (this process's share, ``seg.cores``) there are cores to spare, and one
+    # thread would cap the pipeline.
+    @property
+    def max_threads(self) -> int:  # type: ignore[override]
+        return 1 if usable_cores() <= 4 else 0
+
     # full-range grey 0..255 -> video-range luma 16..235; chroma stays neutral
     VIDEO_LUMA = np.round(16 + np.arange(256) * (219 / 255)).astype(np.uint8)
 
@@ -383,7 +414,7 @@ class PngSequenceWriter(PartialOutput):
         self.outputs = [folder / f"{stem}_png"]
         self._partial = partial_path(self.outputs[0])
         self._times_ms: list[float] = []
-        self._pool = ThreadPoolExecutor(settings.threads or os.cpu_count() or 1, thread_name_prefix="png")
+        self._pool = ThreadPoolExecutor(settings.threads or usable_cores(), thread_name_prefix="png")
         with self._failing_cleanly():
             self._partial.mkdir()
 

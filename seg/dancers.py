@@ -66,6 +66,19 @@ spinning barely move it. During the first ``switch_after_s`` after anyone is tra
 dancer is the best score; after that another track takes over only once its score has beaten
 the main one's by ``switch_margin`` (relative) for ``switch_after_s`` without a break, or at once
 when the main track ends.
+
+Person evidence. The network also calls some things "person" that are not (a statue, graffiti, a
+fence panel); with ``evidence`` (``seg.person_evidence``: a person detector) the main dancer must be
+a person. Each track in view is checked when found and then every ``check_every_s`` (at most
+``max_checks`` tracks a frame, best score first; at a cut every track is due again and loses its
+evidence): the detector looks at a crop around the track, and each person it finds goes to the track
+under their torso (where the network missed the torso, to the track filling most of their body's
+circle). Once the clip has had a person found, the choice above is made among the tracks found a
+person within ``hold_s`` and the main dancer, if it has been found a person since the last cut (so
+a main dancer the detector misses for a while, spinning or turned away, keeps its place); with none,
+the main matte is empty. A clip where no person is ever found (a tiny or far-away figure, a back
+view) keeps the choice among all tracks, and so does a clip's start until a person is found.
+Evidence is about a track, not its pixels: a track that is a person merged with clutter passes whole.
 """
 
 from __future__ import annotations
@@ -75,8 +88,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from seg.choices import DANCER_MODES
+from seg.person_evidence import PersonEvidence
+
 SILHOUETTE_THRESHOLD = 0.5
-DANCER_MODES = ("main", "all", "each")
 
 
 class UnknownDancersModeError(ValueError):
@@ -165,6 +180,8 @@ class _Track:
     score: float = 0.0
     lost: bool = False  # its body is from before a cut: it waits for a region of the new shot
     seen_px: list[tuple[float, int]] = field(default_factory=list)  # (time, pixels seen) over the last max_unseen_s
+    checked_s: float | None = None  # when it was last checked for a person (PersonEvidence); None: due
+    person_s: float | None = None  # when a check last found a person on it
 
     @property
     def area(self) -> int:
@@ -202,10 +219,13 @@ class _Track:
 
 
 class DancerTracker:
-    """Tracks the dancers of one clip; feed consecutive batches to ``update`` in order."""
+    """Tracks the dancers of one clip; feed consecutive batches to ``update`` in order. With ``evidence``
+    (and the pictures given to ``update``) the main dancer is a checked person (module docstring)."""
 
-    def __init__(self, settings: TrackerSettings = TrackerSettings()) -> None:
+    def __init__(self, settings: TrackerSettings = TrackerSettings(), evidence: PersonEvidence | None = None) -> None:
         self.settings = settings
+        self.evidence = evidence
+        self._person_found = False  # a check has found a person in this clip
         self._tracks: list[_Track] = []
         self._ended_seen_s: list[float] = []  # how long each ended track was seen
         self._next_id = 1
@@ -222,19 +242,24 @@ class DancerTracker:
         spans = self._ended_seen_s + [t.last_seen_s - t.first_seen_s for t in self._tracks]
         return sum(span >= self.settings.min_seen_s for span in spans)
 
-    def update(self, probs: np.ndarray, times_s: np.ndarray, cuts: np.ndarray | None = None) -> DancerBatch:
+    def update(
+        self, probs: np.ndarray, times_s: np.ndarray, cuts: np.ndarray | None = None, pictures: np.ndarray | None = None
+    ) -> DancerBatch:
         """Separate and track the dancers of (N, h, w) probabilities with their timestamps; ``cuts`` (N,)
-        bool marks the frames that start a new shot."""
+        bool marks the frames that start a new shot; ``pictures`` (N, h, w, 3) uint8 RGB are the frames the
+        probabilities come from, where ``evidence`` looks for people."""
         owner = np.zeros(probs.shape, np.int16)
         main = np.zeros(len(probs), np.int16)
         cuts = np.zeros(len(probs), bool) if cuts is None else np.asarray(cuts, bool)
         for i, (p, time_s) in enumerate(zip(probs, np.asarray(times_s, np.float64))):
             if cuts[i]:
                 for track in self._tracks:
-                    track.lost = True
+                    track.lost, track.checked_s, track.person_s = True, None, None  # a check of the new shot decides
             silhouette = p > SILHOUETTE_THRESHOLD
             hard = self._assign(silhouette, time_s)
             self._follow(hard, time_s)
+            if self.evidence is not None and pictures is not None:
+                self._check_people(pictures[i], hard, time_s)
             owner[i] = with_soft_edges(hard, silhouette, self.settings.edge_px)
             main[i] = self._choose_main(time_s)
             self._last_s = time_s
@@ -404,14 +429,39 @@ class DancerTracker:
         self._ended_seen_s += [t.last_seen_s - t.first_seen_s for t in ended]
         self._tracks = [t for t in self._tracks if t not in ended]
 
+    def _check_people(self, picture: np.ndarray, owner: np.ndarray, time_s: float) -> None:
+        """Look for people around the tracks in view that are due (never checked since found, or not for
+        ``check_every_s``), best score first, at most ``max_checks``; a person found on any track checks it."""
+        s = self.evidence.settings
+        due = [t for t in self._tracks
+               if t.last_seen_s == time_s and (t.checked_s is None or time_s - t.checked_s >= s.check_every_s)]
+        for track in sorted(due, key=lambda t: -t.score)[: s.max_checks]:
+            if track.checked_s == time_s:
+                continue  # a person found around another track this frame lies on it
+            track.checked_s = time_s
+            found = self.evidence.people_on(picture, owner, track.id)
+            for person in (t for t in self._tracks if t.id in found):
+                person.checked_s, person.person_s, self._person_found = time_s, time_s, True
+
+    def _candidates(self, time_s: float) -> list[_Track]:
+        """The tracks that may be the main dancer: all, until a check has found a person in the clip; then
+        those found a person within ``hold_s``, and the main dancer if it has been found a person since
+        the last cut."""
+        if not self._person_found:
+            return self._tracks
+        hold_s = self.evidence.settings.hold_s
+        return [t for t in self._tracks if t.person_s is not None
+                and (t.id == self._main or time_s - t.person_s <= hold_s)]
+
     def _choose_main(self, time_s: float) -> int:
         """The main dancer at ``time_s``, with hysteresis (module docstring)."""
         s = self.settings
-        if not self._tracks:
+        candidates = self._candidates(time_s)
+        if not candidates:
             self._main, self._ahead_since_s = 0, None
             return 0
-        best = max(self._tracks, key=lambda t: t.score)
-        current = next((t for t in self._tracks if t.id == self._main), None)
+        best = max(candidates, key=lambda t: t.score)
+        current = next((t for t in candidates if t.id == self._main), None)
         warming_up = self._first_s is not None and time_s - self._first_s < s.switch_after_s
         if current is None or warming_up:
             self._main, self._ahead_since_s = best.id, None

@@ -9,6 +9,7 @@ thresholded at half opacity. ``refiner=None`` scores the bare network instead
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +71,11 @@ def predicted_mask(rgb: np.ndarray, segmenter: Segmenter, refiner: MatteRefiner 
 
 def evaluate(
     images: Path, masks: Path, segmenter: Segmenter, refiner: MatteRefiner | None = MatteRefiner(),
-    worst: int = 10, progress: bool = True,
+    worst: int = 10, progress: bool = True, only: Callable[[str], bool] | None = None,
 ) -> EvalReport:
-    """Segment every paired image at its own size and compare with its mask."""
+    """Segment every paired image (whose stem ``only`` accepts, if given) at its own size and compare with its mask."""
     pairs, skipped = find_pairs(images, masks)
+    pairs = [pair for pair in pairs if only is None or only(pair.stem)]
     scores = []
     for pair in tqdm(pairs, desc="eval", unit="image", disable=not progress):
         try:

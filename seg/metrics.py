@@ -49,3 +49,21 @@ def boundary_f(pred: np.ndarray, truth: np.ndarray, tolerance: int | None = None
     precision = np.logical_and(pb, tb_band).sum() / pb.sum()
     recall = np.logical_and(tb, pb_band).sum() / tb.sum()
     return 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
+
+
+def person_share(probability: np.ndarray, threshold: float = 0.5) -> float:
+    """Share of the pixels a matte calls person (above ``threshold``): all of it wrong on a person-free picture."""
+    return float(np.mean(probability > threshold))
+
+
+def portrait_windows(height: int, width: int, count: int = 4) -> list[tuple[slice, slice]]:
+    """Up to ``count`` distinct 9:16 windows (the framing of a phone clip), as large as the picture
+    allows, evenly spread along the axis that leaves room (one window if the picture is 9:16)."""
+    if width * 16 >= height * 9:
+        crop_h, crop_w = height, max(1, height * 9 // 16)
+    else:
+        crop_h, crop_w = max(1, width * 16 // 9), width
+    xs = np.linspace(0, width - crop_w, count).round().astype(int)
+    ys = np.linspace(0, height - crop_h, count).round().astype(int)
+    corners = dict.fromkeys(zip(ys.tolist(), xs.tolist()))
+    return [(slice(y, y + crop_h), slice(x, x + crop_w)) for y, x in corners]

@@ -15,10 +15,9 @@ from pathlib import Path
 import segmentation_models_pytorch as smp
 import torch
 
+from seg.choices import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "dancematte-lite0"
-DEFAULT_ARCH = "Unet"
-DEFAULT_ENCODER = "tu-efficientnet_lite0"
 U_NET_ARCHS = {"unet", "unetplusplus"}  # the architectures whose decoder widths are set here
 DEFAULT_DECODER_CHANNELS = (64, 32, 24, 16, 8)  # slim decoder: the network is ~2.6x faster on CPU than with (128, 64, 48, 32, 16)
 

@@ -8,37 +8,95 @@ running beside the network keep their cores. Each input shape (batch, height, wi
 own session with those dimensions fixed, which lets ONNX Runtime plan its buffers ahead:
 about 10% faster than one session for every shape (a session costs ~0.1 s to create, and a
 clip uses one shape, plus one for its last, shorter batch).
+
+The export is kept in a cache folder (``$XDG_CACHE_HOME/dancematte/onnx``, named by a digest
+of the module's structure, weights and the torch version), so a later start or another worker
+process loads it instead of exporting again. A cached graph is used only after it reproduced the
+module's output on a probe picture; otherwise, or when the folder cannot be written, the module
+is exported as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import torch
 
+from analytics.atomic import write_atomic
+from seg.cores import usable_cores
+
 OPSET = 17
 MAX_SESSIONS = 4  # shapes kept; the oldest is dropped beyond this
 DYNAMIC_AXES = ("n", "h", "w")
+PROBE_SHAPE = (1, 64, 64, 3)  # the picture a cached graph must reproduce the module's output on
+PROBE_TOLERANCE = 1e-4
+
+
+def cache_folder() -> Path:
+    """Where exported graphs are kept between runs."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dancematte" / "onnx"
+
+
+def module_digest(model: torch.nn.Module) -> str:
+    """A digest of what the export depends on: the module's structure and weights, torch and the opset."""
+    digest = hashlib.sha256(f"{torch.__version__} {OPSET} {model}".encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def exported(model: torch.nn.Module) -> bytes:
+    """``model`` exported to ONNX, uint8 (N, H, W, 3) in, any N, H and W."""
+    example = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
+    graph = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript-based exporter announces its deprecation
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model.float().eval(), (example,), graph, dynamo=False, opset_version=OPSET,
+            input_names=["x"], output_names=["y"], dynamic_axes={"x": dict(zip((0, 1, 2), DYNAMIC_AXES))},
+        )
+    return graph.getvalue()
+
+
+def reproduces(graph: bytes, model: torch.nn.Module) -> bool:
+    """Whether ``graph`` gives ``model``'s output on a fixed random probe picture."""
+    probe = np.random.default_rng(0).integers(0, 256, PROBE_SHAPE, dtype=np.uint8)
+    try:
+        session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+        got = session.run(None, {"x": probe})[0]
+    except Exception:  # noqa: BLE001 - a damaged or foreign file is simply not used
+        return False
+    with torch.inference_mode():
+        expected = model.float().eval()(torch.from_numpy(probe)).numpy()
+    return got.shape == expected.shape and bool(np.abs(got - expected).max() <= PROBE_TOLERANCE)
+
+
+def cached_export(model: torch.nn.Module) -> bytes:
+    """``exported(model)``, from the cache folder when a graph there reproduces ``model``; saved there otherwise."""
+    path = cache_folder() / f"{module_digest(model)}.onnx"
+    if path.is_file() and reproduces(graph := path.read_bytes(), model):
+        return graph
+    graph = exported(model)
+    try:
+        write_atomic(path, graph)
+    except OSError:
+        pass  # no cache: the next start exports again
+    return graph
 
 
 class OnnxNetwork:
     """``model`` as ONNX Runtime sessions: (N, H, W, 3) uint8 pictures in, its one output array out."""
 
     def __init__(self, model: torch.nn.Module, threads: int = 0) -> None:
-        example = torch.zeros(1, 64, 64, 3, dtype=torch.uint8)
-        graph = io.BytesIO()
-        with warnings.catch_warnings():  # the TorchScript-based exporter announces its deprecation
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model.float().eval(), (example,), graph, dynamo=False, opset_version=OPSET,
-                input_names=["x"], output_names=["y"], dynamic_axes={"x": dict(zip((0, 1, 2), DYNAMIC_AXES))},
-            )
-        self._graph = graph.getvalue()
-        self._threads = threads or os.cpu_count() or 1
+        self._graph = cached_export(model)
+        self._threads = threads or usable_cores()
         self.sessions: dict[tuple[int, ...], onnxruntime.InferenceSession] = {}
 
     def session(self, n: int, h: int, w: int) -> onnxruntime.InferenceSession:

@@ -7,21 +7,25 @@ Three steps, all on whole arrays (no per-pixel Python):
 - edge-aware upsampling: a fast guided filter (He & Sun, 2015) solved at network
   resolution with the frame's luma as guide, its linear coefficients upsampled and
   applied to the full-resolution luma, so edges follow the picture; the result stays
-  soft (0..1) where the network is unsure.
+  soft (0..1) where the network is unsure. On a CUDA device the whole batch is upsampled
+  by the same filter in PyTorch (``guided_upsample_torch``: box filters are average pools),
+  so the CPU only hands over the luma planes.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
-from seg.resize import shrink
+from seg.cores import usable_cores
+from seg.resize import PRESHRINK, shrink
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,50 @@ def guided_upsample(prob: np.ndarray, grey: np.ndarray, radius: int, eps: float)
     return cv2.add(cv2.multiply(grey, mean_a, dtype=cv2.CV_32F), mean_b, dtype=cv2.CV_8U)
 
 
+def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """``cv2.boxFilter`` (normalised, border reflected without repeating the edge) over (N, 1, h, w)."""
+    return F.avg_pool2d(F.pad(x, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
+
+
+def area_weights(source: int, target: int, device: torch.device) -> torch.Tensor:
+    """(target, source) weights of an area-filtered resize along one axis: each output pixel's share of each input pixel."""
+    scale = source / target
+    edges = torch.arange(target + 1, dtype=torch.float64, device=device) * scale
+    pixels = torch.arange(source, dtype=torch.float64, device=device)
+    overlap = torch.minimum(edges[1:, None], pixels + 1) - torch.maximum(edges[:-1, None], pixels)
+    return (overlap.clamp(min=0) / scale).float()
+
+
+def shrink_torch(luma: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``seg.resize.shrink`` of (N, 1, H, W) 8-bit values held as floats: a bilinear step to three times
+    the target where the factor is larger, then an area filter, each rounded to 8 bits as OpenCV does."""
+    if luma.shape[3] > PRESHRINK * width and luma.shape[2] > PRESHRINK * height:
+        size = (PRESHRINK * height, PRESHRINK * width)
+        luma = F.interpolate(luma, size=size, mode="bilinear", align_corners=False).round_()
+    rows, cols = (area_weights(n, target, luma.device) for n, target in zip(luma.shape[2:], (height, width)))
+    return (rows @ luma @ cols.T).round_()
+
+
+@torch.inference_mode()
+def guided_upsample_torch(probs: np.ndarray, grey: Sequence[np.ndarray], radius: int, eps: float,
+                          device: torch.device) -> np.ndarray:
+    """``guided_upsample`` for a batch on ``device``: (N, h, w) probabilities + N (H, W) luma -> (N, H, W) uint8.
+
+    The guide is shrunk as on the CPU (``shrink_torch``).
+    """
+    h, w = probs.shape[1:]
+    luma = torch.from_numpy(np.stack(grey)).to(device).unsqueeze(1).float()
+    prob = torch.from_numpy(probs).to(device).unsqueeze(1)
+    height, width = luma.shape[2:]
+    guide = shrink_torch(luma, h, w) * (1 / 255)
+    mean_i, mean_p = box_mean(guide, radius), box_mean(prob, radius)
+    a = (box_mean(guide * prob, radius) - mean_i * mean_p) / (box_mean(guide * guide, radius) - mean_i * mean_i + eps)
+    b = mean_p - a * mean_i
+    mean_a = F.interpolate(box_mean(a, radius), size=(height, width), mode="bilinear", align_corners=False)
+    mean_b = F.interpolate(box_mean(b, radius) * 255, size=(height, width), mode="bilinear", align_corners=False)
+    return (luma * mean_a + mean_b).round_().clamp_(0, 255).to(torch.uint8)[:, 0].cpu().numpy()
+
+
 def bilinear_upsample(prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
     """Plain bilinear upsampling to ``grey``'s size -> uint8 alpha (the baseline of ``guided_upsample``)."""
     up = cv2.resize(prob, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -96,17 +144,20 @@ def bilinear_upsample(prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
 
 def upsample_threads() -> int:
     """Frames upsampled at once: one on small machines, whose cores the other stages need; a quarter of the cores on big ones."""
-    return max(1, (os.cpu_count() or 1) // 4)
+    return max(1, usable_cores() // 4)
 
 
 class MatteRefiner:
     """Clean-up and upsampling for one batch; ``temporal()`` makes a per-clip smoother.
 
     ``threads`` frames are upsampled at once (OpenCV releases the GIL); ``None``: ``upsample_threads()``.
+    On a CUDA ``device`` the edge-aware upsampling runs there, a batch at a time.
     """
 
-    def __init__(self, settings: RefineSettings = RefineSettings(), threads: int | None = None) -> None:
+    def __init__(self, settings: RefineSettings = RefineSettings(), threads: int | None = None,
+                 device: torch.device = torch.device("cpu")) -> None:
         self.settings = settings
+        self.device = device
         threads = threads or upsample_threads()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="upsample") if threads > 1 else None
 
@@ -119,6 +170,9 @@ class MatteRefiner:
     def upsample(self, probs: np.ndarray, grey: Sequence[np.ndarray]) -> np.ndarray:
         """(N, h, w) probabilities + N (H, W) full-resolution luma pictures -> (N, H, W) uint8 alpha."""
         s = self.settings
+        h, w = probs.shape[1:]
+        if self.device.type == "cuda" and s.edge_aware and min(h, w) > s.guide_radius:  # reflection needs the room
+            return guided_upsample_torch(probs, grey, s.guide_radius, s.guide_eps, self.device)
 
         def one(prob: np.ndarray, luma: np.ndarray) -> np.ndarray:
             return guided_upsample(prob, luma, s.guide_radius, s.guide_eps) if s.edge_aware else bilinear_upsample(prob, luma)

@@ -24,14 +24,14 @@ from analytics.atomic import partial_path
 from seg.composite import Person
 from seg.data import (
     IMAGE_SUFFIXES, AugmentSettings, BackgroundBank, RealFrame, augmented_sample, data_hash, find_pairs, is_validation,
-    load_people, person_free_frames, real_frame_sample,
+    load_people, person_free_frames, read_rgb, real_frame_sample,
 )
 from seg.metrics import dice, iou
 from seg.models import (
     DEFAULT_ARCH, DEFAULT_DECODER_CHANNELS, DEFAULT_ENCODER, U_NET_ARCHS, create_model, decoder_settings, load_model, save_model,
 )
 from seg.segmenter import Segmenter, SegmenterSettings, normalised, pick_device
-from seg.splits import NO_PEOPLE_SPLIT, trainable
+from seg.splits import NO_PEOPLE_SPLIT, REAL_CLIPS_SPLIT, files_on, trainable
 
 
 class TrainingError(Exception):
@@ -57,7 +57,7 @@ class TrainSettings:
     init: str | None = None  # saved model (name or folder) whose matching tensors start the run
     workers: int | None = None  # processes making augmented batches; None: all cores but two (at least one)
     decoder_channels: tuple[int, ...] | None = None  # U-Net decoder widths, deepest first; None: the shipped model's
-    person_free: Path | None = None  # photos with nobody in them: backgrounds and empty frames (check side left out)
+    person_free: tuple[Path, ...] = ()  # folders of photos with nobody in them: backgrounds and empty frames (check side left out)
     real_labels: Path | None = None  # teacher-labelled real frames (seg.labels layout; check side left out)
     real_share: float = 0.25  # share of each batch cut from real frames when there are any
 
@@ -216,17 +216,39 @@ def atomic_torch_save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def person_free_training_frames(folder: Path | None, log) -> list[RealFrame]:
-    """The person-free photos of ``folder`` that training may use: those on the check side of the split are left out."""
-    if folder is None:
-        return []
-    if not folder.is_dir():
-        raise TrainingError(f"--person-free {folder} must be a folder")
-    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def person_free_training_frames(folders: tuple[Path, ...], log) -> list[RealFrame]:
+    """The person-free photos of ``folders`` that training may use: those on the check side of the split are left out."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise TrainingError(f"--person-free {folder} must be a folder")
+    photos = sorted(p for folder in folders for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     usable, held_out = trainable(photos, NO_PEOPLE_SPLIT)
     if held_out:
         log(f"left out {len(held_out)} person-free photos on the check side of {NO_PEOPLE_SPLIT.name}")
     return person_free_frames(usable)
+
+
+def labelled_training_frames(folder: Path | None, log) -> list[RealFrame]:
+    """Teacher-labelled frames (``images/``, ``labels/`` 8-bit probability, ``meta/`` with ``clip`` and
+    ``agreement``) of the clips on the train side of the real-clips split; any other clip's frames are left out,
+    so check and check-only footage can sit in the same folder without reaching training."""
+    if folder is None:
+        return []
+    if not (folder / "meta").is_dir():
+        raise TrainingError(f"--real-labels {folder} must hold images/, labels/ and meta/")
+    train_clips = set(files_on("train", REAL_CLIPS_SPLIT))
+    frames, left_out = [], 0
+    for meta_path in sorted((folder / "meta").glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        if meta["clip"] not in train_clips:
+            left_out += 1
+            continue
+        label = cv2.imread(str(folder / "labels" / f"{meta_path.stem}.png"), cv2.IMREAD_GRAYSCALE)
+        rgb = read_rgb(folder / "images" / f"{meta_path.stem}.jpg", max_side=1920)
+        frames.append(RealFrame(rgb, label.astype(np.float32) / 255, float(meta["agreement"])))
+    if left_out:
+        log(f"left out {left_out} labelled frames of clips not on the train side of {REAL_CLIPS_SPLIT.name}")
+    return frames
 
 
 def train(settings: TrainSettings, log=print) -> dict:
@@ -249,7 +271,8 @@ def train(settings: TrainSettings, log=print) -> dict:
         log(f"started {copied} of {total} tensors from {settings.init}")
     model = model.to(device, memory_format=torch.channels_last)
     person_free = person_free_training_frames(settings.person_free, log)
-    real = tuple(person_free)
+    labelled = labelled_training_frames(settings.real_labels, log)
+    real = (*person_free, *labelled)
     maker = BatchMaker(train_people, settings, real, tuple(frame.rgb for frame in person_free))
     steps = min(maker.steps_per_epoch(), settings.max_steps_per_epoch or maker.steps_per_epoch())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
@@ -257,12 +280,13 @@ def train(settings: TrainSettings, log=print) -> dict:
     settings.out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = settings.out / "checkpoint.pt"
     record = {
-        "settings": {k: str(v) for k, v in asdict(settings).items()},
+        "settings": {k: [str(x) for x in v] if k == "person_free" else str(v) for k, v in asdict(settings).items()},
         "long_side": settings.long_side,
         "data_hash": data_hash(pairs),
         "train_images": len(train_people),
         "val_images": len(val_people),
         "person_free_images": len(person_free),
+        "real_label_frames": len(labelled),
         "real_share": settings.real_share if real else 0.0,
         "precision": str(dtype).removeprefix("torch."),
         "device": str(device),
@@ -337,7 +361,8 @@ def decoder_flag(record: dict) -> str:
 
 
 def real_data_flags(settings: dict) -> str:
-    flags = "" if settings.get("person_free") in (None, "None") else f" --person-free {settings['person_free']}"
+    folders = settings.get("person_free") or []
+    flags = f" --person-free {' '.join(folders)}" if folders else ""
     if settings.get("real_labels") not in (None, "None"):
         flags += f" --real-labels {settings['real_labels']}"
     return flags + (f" --real-share {settings['real_share']}" if flags else "")

@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from analytics.near_duplicates import MAX_DISTANCE_BITS, find_near_duplicates, frame_hashes, signature_distance
 from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
@@ -32,12 +33,13 @@ def recropped_copy(source: Path, copy: Path, crop_left: float, crop_top: float, 
         container.mux(stream.encode())
 
 
-def test_recropped_rescaled_reencode_is_flagged_and_other_dancers_are_not(tmp_path):
+@pytest.mark.parametrize(("crop_left", "crop_top", "scale"), [(0.08, 0.05, 0.75), (0.0, 0.0, 0.5), (0.1, 0.1, 1.0)])
+def test_recropped_rescaled_reencode_is_flagged_and_other_dancers_are_not(tmp_path, crop_left, crop_top, scale):
     clips = {name: tmp_path / f"{name}.mp4" for name in ("original", "other", "copy")}
     make_clip(clips["original"], [procedural_person(96, 48, seed=0)], SPEC)
     make_clip(clips["other"], [procedural_person(96, 48, seed=5), procedural_person(96, 48, seed=6)],
               replace(SPEC, seed=7))
-    recropped_copy(clips["original"], clips["copy"], crop_left=0.08, crop_top=0.05, scale=0.75)
+    recropped_copy(clips["original"], clips["copy"], crop_left, crop_top, scale)
     ((first, second, distance),) = find_near_duplicates(clips)
     assert {first, second} == {"original", "copy"}
     assert distance < MAX_DISTANCE_BITS

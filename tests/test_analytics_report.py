@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from analytics import FrameStatistics, load_clips, summarise, write_clip_table, write_frame_table
+from analytics.beats import ClipBeats
 from analytics.engagement import load_engagement, rank_correlations
 from analytics.report import ReportError, report_main, write_report
+from pipelines.shots import Transition
 from pipelines.synthetic import SyntheticClipSpec, make_clip, procedural_person
 
 SPEC = SyntheticClipSpec(width=64, height=112, frames=12, fps=12)
@@ -142,3 +144,26 @@ def test_report_main_prints_the_path_or_a_one_line_error(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "1 clips" in report and "gone.mp4 not found" in report and "no per-frame statistics" in report
+
+
+def test_report_shows_tempo_beats_and_shot_changes_from_the_clips_table(tmp_path):
+    frames = FrameStatistics("edited").update(np.zeros((0, 8, 8), np.float32), np.zeros(0), np.zeros(0, np.int64))
+    row = {"clip": "edited", "source": "", "frames": 0, "fps": 24.0, "width": 1080, "height": 1920,
+           "duration_s": 0.0, "processing_s": 0.0, "model": "m",
+           **summarise(frames, 0, (Transition(21, "cut"), Transition(197, "dissolve")), ClipBeats(120.2, 20, 0.75))}
+    write_clip_table([row], tmp_path / "clips.parquet")
+    assert load_clips(tmp_path).loc[0, ["transitions", "tempo_bpm", "beats", "beat_alignment"]].tolist() == [
+        "21:cut,197:dissolve", 120.2, 20, 0.75]
+    report = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "120.2 BPM, 20 beats, beat alignment 0.75" in report
+    assert "frame 21 (cut), frame 197 (dissolve)" in report
+
+
+def test_report_measures_the_beats_of_a_clips_table_from_before_schema_4(out_dir, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(out_dir, old)
+    clips = pd.read_parquet(old / "clips.parquet").drop(columns=["transitions", "tempo_bpm", "beats", "beat_alignment"])
+    clips.to_parquet(old / "clips.parquet")
+    report = write_report(old).read_text(encoding="utf-8")
+    assert "shot changes: not recorded" in report
+    assert "no beats (no audio, or no clear pulse)" in report  # the synthetic clips' sine tone has no pulse

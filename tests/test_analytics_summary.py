@@ -22,8 +22,10 @@ def test_summary_of_a_moving_square_with_a_gap():
                         np.median([0.5, 1.0, 2.0]) / INTENSITY_SCALES.quantity_of_motion])
     assert summary["movement_intensity"] == pytest.approx(expected)
     assert summary["n_regions_max"] == 1
-    assert summary["shots"] == 1
-    assert all(isinstance(value, (int, float)) for value in summary.values())
+    assert summary["shots"] == 1 and summary["transitions"] == ""
+    assert np.isnan(summary["tempo_bpm"]) and summary["beats"] == 0 and np.isnan(summary["beat_alignment"])
+    types = [str if c.dtype == "str" else (int, float) for c in SUMMARY_COLUMNS]
+    assert all(isinstance(value, kind) for value, kind in zip(summary.values(), types))
 
 
 def test_summary_of_an_empty_clip_is_nan_not_an_error():

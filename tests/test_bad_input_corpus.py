@@ -3,7 +3,9 @@ right or fails with one line naming it, and the others still succeed."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import shutil
 from pathlib import Path
@@ -34,6 +36,15 @@ GOOD = {
     "team a/clip.mp4": BASE,
     "team b/clip.mp4": dataclasses.replace(BASE, seed=1),
 }
+# camcorder, broadcast and professional-camera containers, suffixes in any case
+CAMERA = {
+    "camcorder/CLIP0001.MTS": BASE,
+    "broadcast.ts": BASE,
+    "camera A001.mxf": dataclasses.replace(BASE, width=96, fps=25, ticks_per_frame=1, codec="mpeg2video",
+                                           pix_fmt="yuv422p", audio=False),
+}
+# files beside the clips that are not clips: passed over, each with its reason
+NOT_CLIPS = {"notes.txt": "not a video file (.txt)", "camcorder/THUMB.JPG": "an image (.jpg), not a video"}
 NO_PERSON = "empty room.mp4"
 DAMAGED = "garbage in the middle.mp4"
 
@@ -50,9 +61,11 @@ BAD = {
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory):
     inbox = tmp_path_factory.mktemp("inbox")
-    for relative, spec in GOOD.items():
+    for relative, spec in (GOOD | CAMERA).items():
         (inbox / relative).parent.mkdir(parents=True, exist_ok=True)
         make_clip(inbox / relative, [procedural_person(seed=spec.seed)], spec)
+    for relative in NOT_CLIPS:
+        (inbox / relative).write_bytes(b"not a clip")
     make_clip(inbox / NO_PERSON, [], BASE)
     long_clip = tmp_path_factory.mktemp("sources") / "long.mp4"
     make_clip(long_clip, [procedural_person()], dataclasses.replace(BASE, frames=48, width=180, height=320))
@@ -60,20 +73,40 @@ def corpus_run(tmp_path_factory):
     for relative, (make, _) in BAD.items():
         make(long_clip, inbox / relative)
     out = tmp_path_factory.mktemp("out")
-    code = main(["process", str(inbox), "--out", str(out), "--device", "cpu", "--quiet"])
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        code = main(["process", str(inbox), "--out", str(out), "--device", "cpu", "--quiet"])
     entries = {str(Path(e["input"]).relative_to(inbox)): e for e in json.loads((out / "manifest.json").read_text())}
-    return inbox, out, code, entries
+    return inbox, out, code, entries, console.getvalue()
 
 
 def test_run_reports_every_clip_and_exits_1(corpus_run):
-    _, _, code, entries = corpus_run
+    _, _, code, entries, _ = corpus_run
     assert code == 1
-    assert set(entries) == set(GOOD) | set(BAD) | {NO_PERSON, DAMAGED}
+    assert set(entries) == set(GOOD) | set(CAMERA) | set(BAD) | set(NOT_CLIPS) | {NO_PERSON, DAMAGED}
+
+
+@pytest.mark.parametrize("relative", sorted(CAMERA))
+def test_camera_and_broadcast_containers_are_clips(corpus_run, relative):
+    _, _, _, entries, _ = corpus_run
+    entry = entries[relative]
+    assert entry["status"] == "ok", entry["error"]
+    matte = probe(Path(entry["outputs"][0]))
+    assert (matte.width, matte.height, matte.frames) == (CAMERA[relative].width, CAMERA[relative].height, CAMERA[relative].frames)
+
+
+def test_files_that_are_not_clips_are_passed_over_with_a_reason_on_the_console_and_in_the_manifest(corpus_run):
+    _, _, _, entries, console = corpus_run
+    for relative, reason in NOT_CLIPS.items():
+        name = Path(relative).name
+        assert entries[relative]["status"] == "passed over" and entries[relative]["note"] == f"{name}: {reason}"
+        assert f"passed over: {name}: {reason}" in console
+    assert f"{len(NOT_CLIPS)} other file(s) passed over" in console
 
 
 @pytest.mark.parametrize("relative", sorted(BAD))
 def test_bad_file_fails_with_one_line_naming_it(corpus_run, relative):
-    _, out, _, entries = corpus_run
+    _, out, _, entries, _ = corpus_run
     entry = entries[relative]
     assert entry["status"] == "failed" and entry["outputs"] == []
     assert entry["error"] == f"{Path(relative).name}: {BAD[relative][1]}"
@@ -82,7 +115,7 @@ def test_bad_file_fails_with_one_line_naming_it(corpus_run, relative):
 
 @pytest.mark.parametrize("relative", sorted(GOOD))
 def test_unusual_clip_comes_out_whole_and_upright(corpus_run, relative):
-    inbox, _, _, entries = corpus_run
+    inbox, _, _, entries, _ = corpus_run
     entry = entries[relative]
     assert entry["status"] == "ok", entry["error"]
     source, matte = probe(inbox / relative), probe(Path(entry["outputs"][0]))
@@ -92,7 +125,7 @@ def test_unusual_clip_comes_out_whole_and_upright(corpus_run, relative):
 
 
 def test_same_name_in_two_folders_gives_two_outputs(corpus_run):
-    _, _, _, entries = corpus_run
+    _, _, _, entries, _ = corpus_run
     a, b = entries["team a/clip.mp4"], entries["team b/clip.mp4"]
     assert a["clip"] != b["clip"] and a["outputs"][0] != b["outputs"][0]
 
@@ -100,20 +133,20 @@ def test_same_name_in_two_folders_gives_two_outputs(corpus_run):
 def test_clip_without_a_person_succeeds_with_an_empty_matte(corpus_run):
     import pandas as pd
 
-    _, out, _, entries = corpus_run
+    _, out, _, entries, _ = corpus_run
     assert entries[NO_PERSON]["status"] == "ok"
     stats = pd.read_parquet(out / "stats", filters=[("clip", "==", entries[NO_PERSON]["clip"])])
     assert len(stats) == BASE.frames and stats["body_area_frac"].max() < 0.02
 
 
 def test_garbage_mid_stream_skips_damaged_frames_and_keeps_the_rest(corpus_run):
-    _, _, _, entries = corpus_run
+    _, _, _, entries, _ = corpus_run
     entry = entries[DAMAGED]
     assert entry["status"] == "ok"
     assert 24 <= entry["frames"] < 48  # the damaged packets are dropped, decoding carries on
 
 
 def test_no_traceback_and_nothing_half_written(corpus_run):
-    _, out, _, _ = corpus_run
+    _, out, _, _, _ = corpus_run
     leftovers = [p.name for p in out.rglob("*") if ".partial" in p.name or p.name.startswith(".tmp")]
     assert leftovers == []

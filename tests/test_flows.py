@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -193,28 +195,30 @@ def test_process_folder_processes_new_clips_reports_broken_ones_and_skips_finish
     from prefect.artifacts import Artifact
 
     out = tmp_path / "out"
+    (inbox / "shot list.txt").write_text("not a clip")
     first = by_clip(flows.process_folder(inbox, out, device="cpu"))
-    assert {c: r.status for c, r in first.items()} == {"broken": "failed", "clip0": "ok", "clip1": "ok"}
+    assert {c: r.status for c, r in first.items()} == {"": "passed over", "broken": "failed", "clip0": "ok", "clip1": "ok"}
+    assert first[""].note == "shot list.txt: not a video file (.txt)"
     assert first["broken"].error == "broken.mp4: not a video file"
     assert first["clip0"].frames == TINY_CLIP_FRAMES and first["clip0"].fps > 0
     assert first["clip0"].outputs == [str(out / "mattes" / "clip0.mov")]
     rows = json.loads(Artifact.get(flows.REPORT_ARTIFACT).data)
     assert [(r["clip"], r["status"], r["error"]) for r in rows] == [
-        ("broken", "failed", "broken.mp4: not a video file"), ("clip0", "ok", ""), ("clip1", "ok", "")]
-    assert json.loads((out / "manifest.json").read_text())[0]["status"] == "failed"
+        ("", "passed over", ""), ("broken", "failed", "broken.mp4: not a video file"), ("clip0", "ok", ""), ("clip1", "ok", "")]
+    assert [e["status"] for e in json.loads((out / "manifest.json").read_text())][:2] == ["passed over", "failed"]
 
     # unchanged: nothing is decoded or encoded again; the broken file is reported as failed again
     before = mtimes(out / "mattes") | mtimes(out / "state")
     monkeypatch.setattr(ClipProcessor, "process", lambda *a, **k: pytest.fail("a finished clip was processed"))
     second = by_clip(flows.process_folder(inbox, out, device="cpu"))
-    assert {c: r.status for c, r in second.items()} == {"broken": "failed", "clip0": "skipped", "clip1": "skipped"}
+    assert {c: r.status for c, r in second.items()} == {"": "passed over", "broken": "failed", "clip0": "skipped", "clip1": "skipped"}
     assert second["broken"].error == first["broken"].error and "not decoded again" in second["broken"].note
     assert mtimes(out / "mattes") | mtimes(out / "state") == before
     monkeypatch.undo()
 
     # a changed setting processes everything again
     third = by_clip(flows.process_folder(inbox, out, formats=("prores", "luma"), device="cpu"))
-    assert {c: r.status for c, r in third.items()} == {"broken": "failed", "clip0": "ok", "clip1": "ok"}
+    assert {c: r.status for c, r in third.items()} == {"": "passed over", "broken": "failed", "clip0": "ok", "clip1": "ok"}
     assert third["broken"].note is None  # decoded again
     assert read_alpha(out / "mattes" / "clip1.mov").shape[0] == TINY_CLIP_FRAMES
     assert (out / "mattes" / "clip1.luma.mp4").stat().st_size > 0
@@ -255,3 +259,17 @@ def read_error_caused_by(cause: BaseException) -> VideoReadError:
 )
 def test_only_transient_errors_are_retried(error: Exception, transient: bool):
     assert is_transient(error) is transient
+
+
+def test_process_folder_with_jobs_runs_clips_in_processes_with_the_results_of_one(flows, inbox, tmp_path):
+    """``jobs=2``: the process task runner over a good, a broken and a finished clip, against ``jobs=1``."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    flows.process_clip(inbox / "clip1.mp4", two, device="cpu")  # finished before the parallel run
+    reference = by_clip(flows.process_folder(inbox, one, device="cpu"))
+    parallel = by_clip(flows.process_folder(inbox, two, device="cpu", jobs=2))
+    assert {c: r.status for c, r in parallel.items()} == {"broken": "failed", "clip0": "ok", "clip1": "skipped"}
+    assert parallel["broken"].error == reference["broken"].error == "broken.mp4: not a video file"
+    for clip in ("clip0", "clip1"):
+        assert np.array_equal(read_alpha(two / "mattes" / f"{clip}.mov"), read_alpha(one / "mattes" / f"{clip}.mov"))
+        pd.testing.assert_frame_equal(pd.read_parquet(two / "stats" / f"clip={clip}"),
+                                      pd.read_parquet(one / "stats" / f"clip={clip}"))

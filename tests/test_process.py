@@ -105,13 +105,13 @@ def test_bad_input_fails_with_one_line_while_good_clip_succeeds(tmp_path, dance_
     (inbox / "sub").mkdir(parents=True)
     shutil.copy(clip, inbox / "good.mp4")
     (inbox / "sub" / "notes.mp4").write_text("this is not a video\n")
-    (inbox / "readme.txt").write_text("ignored: not a video suffix\n")
+    (inbox / "readme.txt").write_text("passed over: not a video suffix\n")
     code = main(["process", str(inbox), "--out", str(tmp_path / "out"), "--device", "cpu", "--quiet"])
     captured = capsys.readouterr()
     assert code == 1
     manifest = {Path(e["input"]).name: e for e in json.loads((tmp_path / "out" / "manifest.json").read_text())}
-    assert set(manifest) == {"good.mp4", "notes.mp4"}
-    assert manifest["good.mp4"]["status"] == "ok"
+    assert set(manifest) == {"good.mp4", "notes.mp4", "readme.txt"}
+    assert manifest["good.mp4"]["status"] == "ok" and manifest["readme.txt"]["status"] == "passed over"
     bad = manifest["notes.mp4"]
     assert bad["status"] == "failed" and bad["outputs"] == []
     assert "notes.mp4" in bad["error"] and "\n" not in bad["error"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seg.metrics import boundary, boundary_f, consensus_iou, dice, iou
+from seg.metrics import boundary, boundary_f, consensus_iou, dice, iou, person_share, portrait_windows
 
 
 def rect(h, w, y0, y1, x0, x1):
@@ -50,3 +50,21 @@ def test_boundary_f_tolerates_shift_within_band_only():
     # a prediction with an extra blob loses precision but keeps recall
     blob = truth | rect(100, 100, 0, 5, 0, 5)
     assert 0.8 < boundary_f(blob, truth, tolerance=1) < 1.0
+
+
+def test_person_share_counts_pixels_above_half():
+    probability = np.array([[0.0, 0.5, 0.51, 1.0]])
+    assert person_share(probability) == pytest.approx(0.5)
+    assert person_share(np.zeros((3, 3))) == 0.0
+
+
+def test_portrait_windows_are_9_16_and_spread_across_a_landscape_picture():
+    windows = portrait_windows(160, 400, count=4)  # 9:16 of 160 rows is 90 columns
+    assert [(w[1].start, w[1].stop) for w in windows] == [(0, 90), (103, 193), (207, 297), (310, 400)]
+    assert all((w[0].start, w[0].stop) == (0, 160) for w in windows)
+
+
+def test_portrait_windows_of_a_tall_picture_run_down_it_and_a_9_16_picture_is_one_window():
+    windows = portrait_windows(400, 90, count=3)  # 16:9 of 90 columns is 160 rows
+    assert [(w[0].start, w[0].stop) for w in windows] == [(0, 160), (120, 280), (240, 400)]
+    assert portrait_windows(160, 90) == [(slice(0, 160), slice(0, 90))]

@@ -1,8 +1,11 @@
 """Matte refinement: edge-aware upsampling follows the picture, the same on any number of threads."""
 
+import cv2
 import numpy as np
+import pytest
+import torch
 
-from seg.refine import MatteRefiner
+from seg.refine import MatteRefiner, RefineSettings, guided_upsample_torch
 
 
 def step_scene(n: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -28,3 +31,41 @@ def test_upsampling_on_several_threads_gives_the_same_mattes():
     probs, luma = step_scene(n=7)
     probs = probs * np.random.default_rng(0).uniform(0.8, 1.0, probs.shape).astype(np.float32)
     np.testing.assert_array_equal(MatteRefiner(threads=3).upsample(probs, list(luma)), MatteRefiner(threads=1).upsample(probs, list(luma)))
+
+
+# The PyTorch path (CUDA) against OpenCV's: the same filter and guide in float32, summed in another order and
+# with OpenCV's fixed-point bilinear step replaced by a float one, so a value may round the other way: at most
+# one grey level apart, on few pixels. On a GPU the sums run in yet another order: two levels.
+MAX_LEVELS_APART, MAX_SHARE_APART = 1, 0.05
+MAX_LEVELS_APART_ON_GPU = 2
+
+
+def textured_scene(height: int, width: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Four frames: a bright body on a textured background, and a soft, slightly wrong matte of it at h x w."""
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[:height, :width]
+    body = ((x - width / 2) / (0.25 * width)) ** 2 + ((y - height / 2) / (0.4 * height)) ** 2 < 1
+    texture = rng.normal(0, 12, (4, height, width))
+    luma = np.clip(np.where(body, 200, 60 + 40 * np.sin(x / 7.0)) + texture, 0, 255).astype(np.uint8)
+    probs = np.stack([cv2.resize(body.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)] * 4)
+    probs = np.clip(cv2.GaussianBlur(probs.transpose(1, 2, 0), (5, 5), 1.5).transpose(2, 0, 1)
+                    + rng.normal(0, 0.05, probs.shape), 0, 1).astype(np.float32)
+    return probs, luma
+
+
+@pytest.mark.parametrize("size", [(320, 180, 80, 45), (170, 100, 80, 47)], ids=["whole factor", "fractional factor"])
+def test_pytorch_upsampling_matches_opencv_within_a_few_levels(size):
+    probs, luma = textured_scene(*size)
+    settings = RefineSettings()
+    opencv = MatteRefiner(threads=1).upsample(probs, list(luma)).astype(int)
+    pytorch = guided_upsample_torch(probs, list(luma), settings.guide_radius, settings.guide_eps, torch.device("cpu"))
+    apart = np.abs(opencv - pytorch)
+    assert apart.max() <= MAX_LEVELS_APART and (apart > 0).mean() <= MAX_SHARE_APART
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_refiner_upsamples_on_the_gpu_as_on_the_cpu():
+    probs, luma = textured_scene(1920, 1080, 320, 180)
+    on_gpu = MatteRefiner(device=torch.device("cuda")).upsample(probs, list(luma)).astype(int)
+    apart = np.abs(on_gpu - MatteRefiner(threads=1).upsample(probs, list(luma)))
+    assert apart.max() <= MAX_LEVELS_APART_ON_GPU and (apart > 0).mean() <= MAX_SHARE_APART

@@ -267,6 +267,25 @@ def test_person_free_photos_on_the_check_side_are_left_out(tmp_path):
     for name in (held_out, "my own street.jpg"):
         write_photo(tmp_path / name)
     lines = []
-    frames = person_free_training_frames(tmp_path, lines.append)
+    frames = person_free_training_frames((tmp_path,), lines.append)
     assert len(frames) == 1 and frames[0].target.max() == 0
     assert lines == ["left out 1 person-free photos on the check side of no-people.csv"]
+
+
+def test_labelled_frames_of_clips_not_on_the_train_side_are_left_out(tmp_path):
+    """Check clips and check-only clips (not in the split at all) never reach training, whatever folder they sit in."""
+    import json
+
+    from seg.train import labelled_training_frames
+
+    for folder in ("images", "labels", "meta"):
+        (tmp_path / folder).mkdir()
+    for stem, clip, agreement in (("dog_1", "sam2__01_dog.mp4", 0.8), ("bed_1", "sam2__bedroom.mp4", 0.9),
+                                  ("dance_1", "mimicmotion__raw_0.mp4", 0.9)):
+        write_photo(tmp_path / "images" / f"{stem}.jpg")
+        cv2.imwrite(str(tmp_path / "labels" / f"{stem}.png"), np.full((90, 160), 255, np.uint8))
+        (tmp_path / "meta" / f"{stem}.json").write_text(json.dumps({"clip": clip, "agreement": agreement}))
+    lines = []
+    (frame,) = labelled_training_frames(tmp_path, lines.append)
+    assert frame.weight == pytest.approx(0.8) and frame.target.shape == (90, 160) and frame.target.min() == 1.0
+    assert lines == ["left out 2 labelled frames of clips not on the train side of real-clips.csv"]

@@ -1,14 +1,15 @@
-"""Edited clips: cuts are found, and the matte, the tracker and the statistics restart there."""
+"""Edited clips: cuts, dissolves and fades are found, and the matte, the tracker and the statistics restart there."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from analytics import FrameStatistics, load_clips, load_frames
 from analytics.figures import time_series_plot
 from pipelines.cli import main
-from pipelines.shots import ShotCutDetector, ShotSettings, content_score
+from pipelines.shots import ShotChangeDetector, ShotSettings, Transition, with_shot_changes
 from pipelines.synthetic import SyntheticClipSpec, make_clip
 from pipelines.video_io import ClipReader, read_alpha
 from seg.composite import Placement
@@ -25,13 +26,39 @@ def jumping_pose(spec: SyntheticClipSpec, t: float, n: int, count: int) -> Place
 
 
 def detected_cuts(path, settings: ShotSettings = ShotSettings()) -> list[int]:
-    detector = ShotCutDetector(settings)
-    cuts = []
     with ClipReader(path) as reader:
-        for batch in reader:
-            marked = detector.update(batch.scaled_rgb(144, 256), batch.times_s)
-            cuts += batch.index[marked].tolist()
-    return cuts
+        detector = ShotChangeDetector(reader.info.fps, settings)
+        return [int(i) for batch, _, starts in with_shot_changes(reader, detector, 144, 256) for i in batch.index[starts]]
+
+
+def transitions_of(pictures: np.ndarray, fps: float = 24, batch: int = 8) -> list[Transition]:
+    """The shot changes the detector finds in (N, h, w, 3) uint8 RGB pictures fed in batches."""
+    detector = ShotChangeDetector(fps)
+    for start in range(0, len(pictures), batch):
+        detector.update(pictures[start : start + batch], np.arange(start, min(start + batch, len(pictures))))
+    detector.finish()
+    return detector.transitions
+
+
+def dancing_scene(seed: int, frames: int, width: int = 96, height: int = 160) -> np.ndarray:
+    """A textured background panning slowly sideways behind a bright figure swaying left and right."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (height, 2 * width, 3), dtype=np.uint8), (0, 0), 8)
+    texture = cv2.normalize(texture, None, 30, 230, cv2.NORM_MINMAX)
+    pictures = []
+    for n in range(frames):
+        picture = np.roll(texture, -n, axis=1)[:, :width].copy()
+        x = int(width / 2 + width / 8 * np.sin(2 * np.pi * n / 48))
+        cv2.ellipse(picture, (x, height // 2), (width // 8, height // 3), 0, 0, 360, (250, 200, 160), -1)
+        pictures.append(picture)
+    return np.stack(pictures)
+
+
+def joined(first: np.ndarray, second: np.ndarray, overlap: int) -> np.ndarray:
+    """``first`` then ``second``, the last ``overlap`` frames of one dissolving linearly into the first of the other."""
+    mix = (np.arange(1, overlap + 1) / (overlap + 1))[:, None, None, None]
+    blend = ((1 - mix) * first[len(first) - overlap :] + mix * second[:overlap]).round().astype(np.uint8)
+    return np.concatenate([first[: len(first) - overlap], blend, second[overlap:]])
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +68,29 @@ def edited(tmp_path_factory, validation_people):
     return path, make_clip(path, validation_people[:1], EDITED, jumping_pose)
 
 
-def test_content_score_is_zero_for_equal_frames_and_takes_hue_the_short_way():
-    hsv = np.zeros((4, 4, 3), np.uint8)
-    assert content_score(hsv, hsv) == 0
-    red_side, other_red_side = hsv.copy(), hsv.copy()
-    red_side[..., 0], other_red_side[..., 0] = 2, 178  # 4 hue steps apart round the wheel, not 176
-    assert content_score(red_side, other_red_side) == pytest.approx(4 / 3)
-    brighter = hsv.copy()
-    brighter[..., 2] = 90
-    assert content_score(hsv, brighter) == pytest.approx(30)
+def test_a_hard_cut_is_a_cut_and_a_continuous_dancer_has_none():
+    first, second = dancing_scene(0, 36), dancing_scene(1, 36)
+    assert transitions_of(first) == []
+    assert transitions_of(np.concatenate([first, second])) == [Transition(36, "cut")]
+
+
+def test_a_dissolve_is_found_as_one_gradual_transition_inside_it():
+    first, second = dancing_scene(0, 48), dancing_scene(1, 48)
+    found = transitions_of(joined(first, second, 18))  # frames 30..47 mix the two scenes over 0.75 s
+    assert [t.kind for t in found] == ["dissolve"]
+    assert 30 <= found[0].frame <= 47
+
+
+def test_a_fade_through_black_is_one_fade_starting_where_the_picture_comes_back():
+    first, second = dancing_scene(0, 36), dancing_scene(1, 36)
+    fade = np.linspace(1, 0, 12)[:, None, None, None]
+    black = np.zeros((6, *first.shape[1:]), np.uint8)
+    pictures = np.concatenate([
+        first[:24], (first[24:] * fade).astype(np.uint8), black, (second[:12] * fade[::-1]).astype(np.uint8), second[12:],
+    ])
+    found = transitions_of(pictures)
+    assert [t.kind for t in found] == ["fade"]
+    assert 36 <= found[0].frame <= 44  # in the black or the fade-in, never in the first scene
 
 
 def test_cuts_of_an_edited_clip_are_found_and_a_continuous_dance_has_none(edited, tmp_path, validation_people):
@@ -60,13 +101,12 @@ def test_cuts_of_an_edited_clip_are_found_and_a_continuous_dance_has_none(edited
     assert detected_cuts(continuous) == []
 
 
-def test_flashes_make_at_most_one_cut_per_min_shot():
+def test_flashes_make_at_most_one_change_per_min_shot():
     rng = np.random.default_rng(0)
     pictures = rng.integers(0, 256, (2, 32, 18, 3), dtype=np.uint8)
     flashing = pictures[np.arange(24) % 2]  # every frame differs wholly from the one before
-    detector = ShotCutDetector(ShotSettings(min_shot_s=0.5))
-    cuts = np.concatenate([detector.update(flashing[a : a + 8], np.arange(a, a + 8) / 12) for a in range(0, 24, 8)])
-    assert np.flatnonzero(cuts).tolist() == [1, 7, 13, 19]  # 6 frames = 0.5 s apart, across batches
+    starts = [t.frame for t in transitions_of(flashing, fps=12)]
+    assert np.all(np.diff([0, *starts]) >= 6)  # 6 frames = 0.5 s apart, across batches
 
 
 def test_edited_clip_keeps_its_dancer_matted_in_every_shot_and_restarts_motion_at_each_cut(edited, tmp_path):
@@ -79,7 +119,8 @@ def test_edited_clip_keeps_its_dancer_matted_in_every_shot_and_restarts_motion_a
     frames = load_frames(out, "edited")
     assert (frames["dancer"] == 1).all()  # the same dancer in every shot
     assert frames["shot"].tolist() == [0] * 12 + [1] * 12 + [2] * 12
-    assert load_clips(out).set_index("clip").loc["edited", "shots"] == 3
+    clip = load_clips(out).set_index("clip").loc["edited"]
+    assert clip["shots"] == 3 and clip["transitions"] == "12:cut,24:cut"
     assert frames.loc[frames["motion_energy"].isna(), "frame"].tolist() == [0, *CUT_FRAMES]
     assert frames["motion_energy"].max() < 0.5  # never one shot compared with the next
 

@@ -254,3 +254,21 @@ def test_no_space_left_becomes_one_line_write_error(source, tmp_path: Path, monk
 def test_unknown_format_is_refused(source, tmp_path: Path) -> None:
     with pytest.raises(WriteError, match="unknown export format 'gif'"):
         open_writer("gif", probe(source[0]), tmp_path, "clip", WriterSettings())
+
+
+@pytest.mark.parametrize("fmt", ["prores", "webm"])
+def test_alpha_picture_converted_in_one_pass_equals_the_planes_copied(source, tmp_path: Path, fmt: str) -> None:
+    """The fast path (source converted straight to the output format, alpha overwritten) changes no sample."""
+    path, alpha = source
+    writer = open_writer(fmt, probe(path), tmp_path, "clip", WriterSettings())
+    try:
+        with ClipReader(path, batch_size=4) as reader:
+            batch = next(iter(reader))
+        for i in range(len(batch.index)):
+            fast = writer.picture(batch, i, alpha[i])
+            copied = writers.filled_frame(writer.pix_fmt, fast.width, fast.height, writer.planes(batch, i, alpha[i]))
+            assert fast.format.name == writer.pix_fmt
+            for got, expected in zip(plane_arrays(fast), plane_arrays(copied), strict=True):
+                assert np.array_equal(got, expected)
+    finally:
+        writer.abort()

@@ -1,0 +1,220 @@
+"""Real-footage check: real clips, person-free photos and CCP validation, scored in one run.
+
+    .venv/bin/python benchmarks/real_footage.py [--model NAME_OR_PATH] [--baseline NAME_OR_PATH]
+
+CCP validation alone did not see the false positives real footage shows (graffiti, statues,
+ramps, crowds, caption text), so a change is judged on all three at once, never one paid for
+unseen on another:
+
+- **Real clips**: IoU on the accepted frames of ``benchmarks/real_footage_frames.csv`` (teacher
+  labels of the check clips looked at on contact sheets and accepted as truth; ``real_labels.py``),
+  per clip, for the model's matte of everyone (``seg.evaluate.predicted_mask``, as ``eval`` scores
+  it) and for the default main-dancer matte that ``dancematte process --format png`` writes (each
+  clip processed whole, so the tracker sees every frame). Groups: the six dance clips
+  (``mimicmotion__*``, check-only), the other check-only clips, and the check side of the
+  ``train+check`` split. The labels keep one tracked person, so frames with a second person in view
+  are rejected on review. Accepted frames with nobody labelled (a robot, a fence, an empty street)
+  are scored apart, by the share of the picture each matte calls person: IoU there would be 0 for
+  a single pixel.
+- **Person-free photos**: the check side of ``data/splits/no-people.csv``, whole and as 9:16 crops
+  (``seg.metrics.portrait_windows``); every pixel the product's matte calls person is wrong. The
+  human-like photos (statues, reliefs, a painted face) are reported apart.
+- **CCP validation**: IoU of the product's matte on the validation photos (stems divisible by 10).
+
+With ``--baseline`` a second model is scored on the same frames and photos in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from pipelines.processor import ClipProcessor, ProcessSettings
+from seg.data import is_validation
+from seg.evaluate import evaluate, predicted_mask
+from seg.labels import label_mask
+from seg.metrics import iou, person_share, portrait_windows
+from seg.models import DEFAULT_MODEL
+from seg.refine import MatteRefiner
+from seg.segmenter import Segmenter, SegmenterSettings
+from seg.splits import NO_PEOPLE_SPLIT, read_split
+
+FRAMES_TABLE = Path(__file__).with_name("real_footage_frames.csv")
+GROUPS = ("dance (check-only)", "other check-only", "train+check, check side")
+COLUMN = 15  # width of a score column
+
+
+@dataclass(frozen=True)
+class ClipScore:
+    clip: str
+    group: str
+    person: list[tuple[float, float]]  # per accepted frame with someone labelled: IoU of the everyone and main mattes
+    nobody: list[tuple[float, float]]  # per accepted frame with nobody: share each matte calls person
+
+
+def accepted_frames(table: Path) -> dict[str, list[int]]:
+    """Clip file -> its accepted frame indices, from the reviewed frame table."""
+    accepted: dict[str, list[int]] = defaultdict(list)
+    with table.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["accepted"] == "yes":
+                accepted[row["clip"]].append(int(row["frame"]))
+    return dict(accepted)
+
+
+def clip_group(clip: str, uses: dict[str, str]) -> str:
+    if uses[clip] != "check-only":
+        return GROUPS[2]
+    return GROUPS[0] if clip.startswith("mimicmotion__") else GROUPS[1]
+
+
+def decoded_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
+    """The RGB frames of ``path`` at the given indices (decode order, as ``process`` numbers them)."""
+    frames = {}
+    with av.open(str(path)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                frames[index] = frame.to_ndarray(format="rgb24")
+            if index >= max(wanted):
+                break
+    return frames
+
+
+def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path) -> dict[int, np.ndarray]:
+    """The main-dancer alpha ``process --format png`` writes for the given frames, at half opacity."""
+    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), timeout_s=None, max_duration_s=None))
+    processor.process(clip, scratch, "clip", show_progress=False)
+    mattes = {}
+    for index in frames:
+        rgba = cv2.imread(str(scratch / "mattes" / "clip_png" / f"{index:06d}.png"), cv2.IMREAD_UNCHANGED)
+        mattes[index] = rgba[..., 3] >= 128
+    shutil.rmtree(scratch)
+    return mattes
+
+
+def score_clip(segmenter: Segmenter, refiner: MatteRefiner, clip: Path, frames: list[int], labels: Path,
+               group: str, scratch: Path) -> ClipScore:
+    rgb = decoded_frames(clip, set(frames))
+    main = main_mattes(segmenter, clip, frames, scratch)
+    person, nobody = [], []
+    for index in frames:
+        truth = label_mask(cv2.imread(str(labels / f"{clip.stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
+        everyone = predicted_mask(rgb[index], segmenter, refiner)
+        if truth.any():
+            person.append((iou(everyone, truth), iou(main[index], truth)))
+        else:  # IoU would be 0 for a single pixel called person: the share called person says how much
+            nobody.append((person_share(everyone), person_share(main[index])))
+    return ClipScore(clip.name, group, person, nobody)
+
+
+@dataclass(frozen=True)
+class PersonFreeScore:
+    photo: str
+    human_like: bool
+    whole: float  # share of the whole photo called person
+    crops: float  # mean share over its 9:16 crops
+
+
+def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, photos: Path) -> list[PersonFreeScore]:
+    scores = []
+    for entry in read_split(NO_PEOPLE_SPLIT):
+        if entry.side != "check":
+            continue
+        rgb = cv2.cvtColor(cv2.imread(str(photos / entry.file)), cv2.COLOR_BGR2RGB)
+        whole = person_share(predicted_mask(rgb, segmenter, refiner))
+        crops = [person_share(predicted_mask(np.ascontiguousarray(rgb[window]), segmenter, refiner))
+                 for window in portrait_windows(*rgb.shape[:2])]
+        scores.append(PersonFreeScore(entry.file, entry.human_like, whole, float(np.mean(crops))))
+    return scores
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    clips: list[ClipScore]
+    person_free: list[PersonFreeScore]
+    ccp_iou: float
+
+
+def score_model(model: str, args: argparse.Namespace, accepted: dict[str, list[int]], uses: dict[str, str]) -> ModelReport:
+    segmenter, refiner = Segmenter(SegmenterSettings(model=model)), MatteRefiner()
+    clips = []
+    for name, frames in sorted(accepted.items()):
+        clips.append(score_clip(segmenter, refiner, args.clips / name, sorted(frames), args.labels,
+                                clip_group(name, uses), args.work / "scratch"))
+        print(f"  {model}: {name} done", flush=True)
+    person_free = score_person_free(segmenter, refiner, args.no_people / "photos")
+    ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, progress=False, only=is_validation)
+    return ModelReport(clips, person_free, ccp.iou)
+
+
+def means(rows: list[tuple[float, float]]) -> str:
+    """Two columns: the mean of each score over the rows, blank when there are none."""
+    if not rows:
+        return " " * 2 * COLUMN
+    return "".join(f"{value:{COLUMN}.3f}" for value in np.mean(rows, axis=0))
+
+
+def clip_line(label: str, scores: list[list[ClipScore]]) -> str:
+    """One row: per model the IoUs over frames with someone, then the shares called person over frames with nobody."""
+    person = [sum((s.person for s in model), []) for model in scores]
+    nobody = [sum((s.nobody for s in model), []) for model in scores]
+    return (f"{label:52s}{len(person[0]):7d}" + "".join(means(rows) for rows in person)
+            + f"{len(nobody[0]):8d}" + "".join(means(rows) for rows in nobody))
+
+
+def print_reports(reports: dict[str, ModelReport]) -> None:
+    names = list(reports)
+    pairs = "".join(f"{name[:8] + ':all':>{COLUMN}s}{name[:8] + ':main':>{COLUMN}s}" for name in names)
+    print("\nreal clips, accepted teacher-labelled frames: IoU of the everyone (all) and main-dancer (main) mattes"
+          "\nwhere someone is labelled; share of the picture called person where nobody is (0 is right)")
+    print(f"{'clip':52s}{'frames':>7s}{pairs}{'nobody':>8s}{pairs}")
+    for group in GROUPS:
+        rows = [row for row in zip(*(reports[n].clips for n in names)) if row[0].group == group]
+        if not rows:
+            continue
+        print(f"-- {group}")
+        for row in rows:
+            print(clip_line(row[0].clip, [[score] for score in row]))
+        print(clip_line(f"   all frames of the {len(rows)} clips", [list(model) for model in zip(*rows)]))
+    print(clip_line("all accepted frames", [reports[n].clips for n in names]))
+    print(f"\nperson-free photos (check side): share called person, 0 is right\n{'photos':40s}{'count':>7s}"
+          + "".join(f"{name + ' whole':>18s}{name + ' 9:16':>18s}" for name in names))
+    for label, human_like in (("ordinary", False), ("human-like (statues, reliefs, a face)", True)):
+        chosen = {n: [s for s in reports[n].person_free if s.human_like == human_like] for n in names}
+        cells = "".join(f"{np.mean([s.whole for s in chosen[n]]):18.4f}{np.mean([s.crops for s in chosen[n]]):18.4f}" for n in names)
+        print(f"{label:40s}{len(chosen[names[0]]):7d}{cells}")
+    for name in names:
+        worst = sorted(reports[name].person_free, key=lambda s: -s.whole)[:5]
+        print(f"  {name}, most called person: " + ", ".join(f"{s.photo} {s.whole:.3f}" for s in worst))
+    print("\nCCP validation IoU (product matte): " + ", ".join(f"{n} {reports[n].ccp_iou:.4f}" for n in names))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--baseline", help="a second model scored on the same frames and photos")
+    parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
+    parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
+    parser.add_argument("--clips", type=Path, default=Path("../shared/data/real-clips"))
+    parser.add_argument("--no-people", type=Path, default=Path("../shared/data/no-people"))
+    parser.add_argument("--ccp", type=Path, default=Path("../shared/data/ccp-person"))
+    parser.add_argument("--work", type=Path, default=Path("build/real-footage"), help="scratch folder for process outputs")
+    args = parser.parse_args()
+    accepted = accepted_frames(args.frames)
+    with (args.clips / "clips.csv").open(newline="") as handle:
+        uses = {row["file"]: row["use"] for row in csv.DictReader(handle)}
+    models = {"model": args.model, **({"baseline": args.baseline} if args.baseline else {})}
+    reports = {name: score_model(model, args, accepted, uses) for name, model in models.items()}
+    print_reports(reports)
+
+
+if __name__ == "__main__":
+    main()
