@@ -9,8 +9,9 @@ imported by the product, and neither the packages nor their weights are ever shi
   into ``pose_solution_packed_assets.data`` (the package's loader script gives its offsets), the
   landmark model ``pose_landmark_heavy.tflite`` gives 39 landmarks and, as its third output, a
   256x256 person mask of the rotated crop. Run with ``ai-edge-litert`` (a product dependency: the
-  product ships the detector for its main-dancer gate, ``seg/person_evidence.py``). ``PoseTracker`` follows MediaPipe's pose graph (``pose_landmark_cpu.pbtxt``): the crop of
-  each frame comes from the previous frame's auxiliary landmarks (hip centre and a point giving
+  product ships the detector for its main-dancer gate, ``seg/person_evidence.py``, whose decoding
+  this reuses). ``PoseTracker`` follows MediaPipe's pose graph (``pose_landmark_cpu.pbtxt``): the
+  crop of each frame comes from the previous frame's auxiliary landmarks (hip centre and a point giving
   size and rotation), the detector runs only at the start and when the pose is lost. That holds a
   spinning dancer, where the detector alone loses them.
 - **ISNet** (``@imgly/background-removal-data``, package AGPL-3.0, weights MIT per its notices):
@@ -19,7 +20,7 @@ imported by the product, and neither the packages nor their weights are ever shi
   (statues, benches, graffiti, crowds).
 
     .venv/bin/python benchmarks/teachers.py install [--folder .teachers]
-    .venv/bin/python benchmarks/teachers.py speed IMAGE_OR_VIDEO [--frames 4]
+    .venv/bin/python benchmarks/teachers.py speed CLIP [--frames 4]
 
 ``benchmarks/real_labels.py`` runs them over the real clips.
 """
