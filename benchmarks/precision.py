@@ -27,9 +27,17 @@ from seg.data import find_pairs, is_validation, load_people
 from seg.metrics import iou
 from seg.models import DEFAULT_MODEL, load_model, resolve_model_path
 from seg.segmenter import Segmenter, SegmenterSettings, normalised
-from seg.train import cpu_has_native_bf16
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def mattes(segmenter: Segmenter, frames: list[np.ndarray], dtype: torch.dtype) -> list[np.ndarray]:

@@ -66,22 +66,13 @@ class TrainSettings:
             raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def train_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA; bf16 on CPUs with native bf16, where a training step is much faster; fp32 elsewhere.
+    """fp16 autocast on CUDA; fp32 on the CPU, on every processor.
 
-    Validation and the shipped engines run fp32 on the CPU (``seg.segmenter.inference_dtype``)."""
-    if device.type == "cuda":
-        return torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    bfloat16 did not pay for training steps on a CPU with native bf16 (AVX512-BF16; ``benchmarks/precision.py``
+    times both), and one CPU precision everywhere keeps training the same on every machine.
+    """
+    return torch.float16 if device.type == "cuda" else torch.float32
 
 
 def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
