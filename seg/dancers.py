@@ -69,9 +69,9 @@ when the main track ends.
 
 Person evidence. The network also calls some things "person" that are not (a statue, graffiti, a
 fence panel); with ``evidence`` (``seg.person_evidence``: a person detector) the main dancer must be
-a person. Each track in view is checked when found and then every ``check_every_s`` (at most
-``max_checks`` tracks a frame, best score first; at a cut every track is due again and loses its
-evidence): the detector looks at a crop around the track, and each person it finds goes to the track
+a person. Each track in view is checked when found and then every ``check_every_s``, or on every
+frame while no track qualifies and the main matte is empty (at most ``max_checks`` tracks a frame, best
+score first; at a cut every track is due again and loses its evidence): the detector looks at a crop around the track, and each person it finds goes to the track
 under their torso (where the network missed the torso, to the track filling most of their body's
 circle). Once the clip has had a person found, the choice above is made among the tracks found a
 person within ``hold_s`` and the main dancer, if it has been found a person since the last cut (so
@@ -431,10 +431,12 @@ class DancerTracker:
 
     def _check_people(self, picture: np.ndarray, owner: np.ndarray, time_s: float) -> None:
         """Look for people around the tracks in view that are due (never checked since found, or not for
-        ``check_every_s``), best score first, at most ``max_checks``; a person found on any track checks it."""
+        ``check_every_s``; every frame while the gate leaves the main matte empty, as after a cut or a
+        dissolve into a new shot), best score first, at most ``max_checks``; a person found on any track checks it."""
         s = self.evidence.settings
+        every_s = 0.0 if self._person_found and not self._candidates(time_s) else s.check_every_s
         due = [t for t in self._tracks
-               if t.last_seen_s == time_s and (t.checked_s is None or time_s - t.checked_s >= s.check_every_s)]
+               if t.last_seen_s == time_s and (t.checked_s is None or time_s - t.checked_s >= every_s)]
         for track in sorted(due, key=lambda t: -t.score)[: s.max_checks]:
             if track.checked_s == time_s:
                 continue  # a person found around another track this frame lies on it

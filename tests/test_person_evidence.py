@@ -229,3 +229,19 @@ def test_when_the_main_dancer_leaves_only_someone_found_a_person_within_hold_s_t
     assert (main[66:] == 0).all(), "found a person 2.7 s ago: past hold_s, not the main dancer"
     main, owner = track(probs, pictures, RedPeople(), EvidenceSettings(hold_s=10.0))
     assert (main[66:] == owner_of(owner[66:], other[66:])).all()
+
+
+def test_after_a_cut_the_new_shot_s_person_becomes_main_on_the_first_frame_the_detector_sees_them():
+    """While the gate leaves the main matte empty, the tracks in view are checked on every frame, not every check_every_s."""
+    frames = 48
+    first = person_matte(walking(frames, 40, 50, 150, 120))
+    second = person_matte(walking(frames, 100, 96, 150, 120))
+    first[24:], second[:24] = 0, 0
+    probs = np.maximum(first, second)
+    seen = first.copy()
+    seen[30:] = second[30:]  # the new shot's person is faded in: the detector sees them from frame 30 on
+    cuts = np.arange(frames) == 24
+    main, owner = track(probs, pictures_seen(seen), RedPeople(), cuts=cuts)
+    assert EvidenceSettings().check_every_s * FPS > 6  # without the rule the next check would come after frame 30
+    assert (main[:24] == owner_of(owner[:24], first[:24])).all() and (main[24:30] == 0).all()
+    assert (main[30:] == owner_of(owner[30:], second[30:])).all()
