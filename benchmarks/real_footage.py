@@ -48,7 +48,7 @@ from seg.segmenter import Segmenter, SegmenterSettings
 from seg.splits import NO_PEOPLE_SPLIT, read_split
 
 FRAMES_TABLE = Path(__file__).with_name("real_footage_frames.csv")
-GROUPS = ("dance (check-only)", "other check-only", "train+check, check side")
+GROUPS = ("dance (check-only)", "dance, stock clips (check side)", "other check-only", "train+check, check side")
 COLUMN = 15  # width of a score column
 
 
@@ -71,9 +71,24 @@ def accepted_frames(table: Path) -> dict[str, list[int]]:
 
 
 def clip_group(clip: str, uses: dict[str, str]) -> str:
-    if uses[clip] != "check-only":
-        return GROUPS[2]
-    return GROUPS[0] if clip.startswith("mimicmotion__") else GROUPS[1]
+    if clip.startswith("mimicmotion__") and uses[clip] == "check-only":
+        return GROUPS[0]
+    if clip.startswith("pexels"):
+        return GROUPS[1]
+    return GROUPS[2] if uses[clip] == "check-only" else GROUPS[3]
+
+
+def clip_folders(folders: list[Path]) -> tuple[dict[str, Path], dict[str, str]]:
+    """Each clip's path and ``use`` from the ``clips.csv`` of every folder; a folder without one is skipped, said once."""
+    paths, uses = {}, {}
+    for folder in folders:
+        if not (folder / "clips.csv").is_file():
+            print(f"no clips.csv in {folder}: its clips are left out")
+            continue
+        with (folder / "clips.csv").open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                paths[row["file"]], uses[row["file"]] = folder / row["file"], row["use"]
+    return paths, uses
 
 
 def decoded_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
@@ -143,11 +158,15 @@ class ModelReport:
     ccp_iou: float
 
 
-def score_model(model: str, args: argparse.Namespace, accepted: dict[str, list[int]], uses: dict[str, str]) -> ModelReport:
+def score_model(model: str, args: argparse.Namespace, accepted: dict[str, list[int]], paths: dict[str, Path],
+                uses: dict[str, str]) -> ModelReport:
     segmenter, refiner = Segmenter(SegmenterSettings(model=model)), MatteRefiner()
     clips = []
     for name, frames in sorted(accepted.items()):
-        clips.append(score_clip(segmenter, refiner, args.clips / name, sorted(frames), args.labels,
+        if name not in paths:
+            print(f"  {name}: not in any --clips folder, left out", flush=True)
+            continue
+        clips.append(score_clip(segmenter, refiner, paths[name], sorted(frames), args.labels,
                                 clip_group(name, uses), args.work / "scratch"))
         print(f"  {model}: {name} done", flush=True)
     person_free = score_person_free(segmenter, refiner, args.no_people / "photos")
@@ -203,16 +222,16 @@ def main() -> None:
     parser.add_argument("--baseline", help="a second model scored on the same frames and photos")
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
     parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
-    parser.add_argument("--clips", type=Path, default=Path("../shared/data/real-clips"))
+    parser.add_argument("--clips", type=Path, nargs="+", default=[Path("../shared/data/real-clips"), Path("data/stock-clips")],
+                        help="folders of clips, each with its clips.csv")
     parser.add_argument("--no-people", type=Path, default=Path("../shared/data/no-people"))
     parser.add_argument("--ccp", type=Path, default=Path("../shared/data/ccp-person"))
     parser.add_argument("--work", type=Path, default=Path("build/real-footage"), help="scratch folder for process outputs")
     args = parser.parse_args()
     accepted = accepted_frames(args.frames)
-    with (args.clips / "clips.csv").open(newline="") as handle:
-        uses = {row["file"]: row["use"] for row in csv.DictReader(handle)}
+    paths, uses = clip_folders(args.clips)
     models = {"model": args.model, **({"baseline": args.baseline} if args.baseline else {})}
-    reports = {name: score_model(model, args, accepted, uses) for name, model in models.items()}
+    reports = {name: score_model(model, args, accepted, paths, uses) for name, model in models.items()}
     print_reports(reports)
 
 

@@ -6,6 +6,8 @@
 
 Sides: ``train`` is the train side of ``data/splits/real-clips.csv`` (``train+check`` clips only);
 ``check`` is its check side plus every ``check-only`` clip of ``clips.csv`` (never trained on).
+``--clips`` is a folder of clips with its ``clips.csv``: the shared real clips (the default) or
+``data/stock-clips`` (licensed stock dance clips; the table is committed, the videos are not).
 Frames are sampled about every ``--every`` seconds, at most ``--max-frames`` a clip, spread over
 the whole clip. The pose teacher runs on every frame (every n-th of a fast clip, so that about
 ``--pose-fps`` frames a second, and every sampled frame) so that it tracks the person from frame
@@ -50,12 +52,12 @@ class ClipPlan:
 
 
 def clips_of_side(side: str, clips_dir: Path) -> list[str]:
-    """Clip files of one side: the split's side, plus the check-only clips on the check side."""
-    files = files_on(side, REAL_CLIPS_SPLIT)
-    if side == "check":
-        with (clips_dir / "clips.csv").open(newline="") as handle:
-            files += [row["file"] for row in csv.DictReader(handle) if row["use"] == "check-only"]
-    return files
+    """Clip files of one side found in ``clips_dir`` (its ``clips.csv``): the split's side, plus the
+    check-only clips on the check side."""
+    with (clips_dir / "clips.csv").open(newline="") as handle:
+        uses = {row["file"]: row["use"] for row in csv.DictReader(handle)}
+    files = [name for name in files_on(side, REAL_CLIPS_SPLIT) if name in uses]
+    return files + [name for name, use in uses.items() if use == "check-only"] if side == "check" else files
 
 
 def frame_times(path: Path) -> list[float]:

@@ -123,6 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
         init=args.init, workers=args.workers, decoder_channels=parse_decoder_channels(args.decoder_channels),
         person_free=tuple(args.person_free), real_labels=args.real_labels, real_share=args.real_share,
+        person_free_share=args.person_free_share,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--real-labels", type=Path, metavar="DIR",
                    help="teacher-labelled real frames (benchmarks/real_labels.py); only clips on the train side of data/splits/real-clips.csv are used")
     t.add_argument("--real-share", type=float, default=0.25, help="share of each batch cut from real frames (default 0.25)")
+    t.add_argument("--person-free-share", type=float, default=0.5,
+                   help="of the real frames, the share of person-free photos when there are labelled frames too (default 0.5)")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")

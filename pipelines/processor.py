@@ -18,6 +18,7 @@ import av
 import cv2
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from pipelines.memory import release_free_memory
@@ -70,7 +71,7 @@ class NetworkBatch:
     """What the segment stage hands on: the frames with their network-resolution results."""
 
     frames: FrameBatch
-    probs: np.ndarray  # (N, h, w) float32 person probability at network resolution
+    probs: np.ndarray | torch.Tensor  # (N, h, w) float32 person probability at network resolution (on CUDA: left there)
     pictures: np.ndarray  # (N, h, w, 3) uint8 RGB frames at network resolution, where people are looked for
     grey: np.ndarray | None  # (N, h, w) uint8 frames at network resolution, for optical flow
     cuts: np.ndarray  # (N,) bool the frames that start a new shot (pipelines.shots)
@@ -121,11 +122,13 @@ class ClipProcessor:
             shots = ShotChangeDetector(info.fps)
 
             small_h, small_w = self.segmenter.input_size(info.height, info.width)
+            on_gpu = self.segmenter.device.type == "cuda"  # the batch stays there until the clean-up
+            probabilities = self.segmenter.device_probabilities if on_gpu else self.segmenter.probabilities
 
             def segment(marked: tuple[FrameBatch, np.ndarray, np.ndarray]) -> NetworkBatch:
                 batch, small, cuts = marked
                 grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
-                return NetworkBatch(batch, self.segmenter.probabilities(small), small, grey, cuts)
+                return NetworkBatch(batch, probabilities(small), small, grey, cuts)
 
             def refine(item: NetworkBatch) -> SegmentedBatch:
                 batch, grey, cuts = item.frames, item.grey, item.cuts

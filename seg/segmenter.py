@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from seg.models import DEFAULT_MODEL, load_model, resolve_model_path
-from seg.onnx_engine import OnnxNetwork
-from seg.resize import shrink
+from seg.onnx_engine import OnnxNetwork, cached_folder_export
+from seg.resize import shrink, shrink_pictures_torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -110,44 +110,53 @@ class Segmenter:
     def __init__(self, settings: SegmenterSettings = SegmenterSettings(), model: torch.nn.Module | None = None) -> None:
         self.device = pick_device(settings.device)
         self.dtype = inference_dtype(self.device)
-        if model is None:
-            model_dir = resolve_model_path(settings.model)
-            model = load_model(model_dir)
-            default_side = model_long_side(model_dir)
-        else:
-            default_side = DEFAULT_LONG_SIDE
-        self.long_side = settings.long_side or default_side
-        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        model_dir = None if model is not None else resolve_model_path(settings.model)
+        self.long_side = settings.long_side or (model_long_side(model_dir) if model_dir else DEFAULT_LONG_SIDE)
         self.model_name = settings.model
         if settings.engine == "onnx" and self.device.type != "cpu":
             raise DeviceError("--engine onnx runs on the CPU only (use --device cpu)")
         use_onnx = settings.engine == "onnx" or (settings.engine == "auto" and self.device.type == "cpu")
         self.engine = "onnx" if use_onnx else "torch"
-        self._network = PersonProbability(self.model)
+        self._network: PersonProbability | None = None
+        self._onnx: OnnxNetwork | None = None
+        if use_onnx and model_dir is not None:  # a cached export needs no network built (nor smp imported)
+            self._onnx = OnnxNetwork(cached_folder_export(model_dir, lambda: PersonProbability(load_model(model_dir))))
+            return
+        model = load_model(model_dir) if model is None else model
+        self._network = PersonProbability(model.eval().to(self.device, memory_format=torch.channels_last))
         self._onnx = OnnxNetwork(self._network) if use_onnx else None
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """The (h, w) a ``height`` x ``width`` picture is resized to for the network."""
         return network_size(height, width, self.long_side)
 
-    def resize_for_network(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N, h, w, 3) uint8 at network resolution (area filter, see ``shrink``)."""
+    def resize_for_network(self, frames: np.ndarray) -> np.ndarray | torch.Tensor:
+        """(N, H, W, 3) uint8 -> (N, h, w, 3) uint8 at network resolution (area filter, see ``shrink``); on CUDA
+        resized there and left there as a tensor for ``probabilities``, so the CPU only hands the frames over."""
         h, w = self.input_size(frames.shape[1], frames.shape[2])
         if (h, w) == frames.shape[1:3]:
             return frames
+        if self.device.type == "cuda":
+            return shrink_pictures_torch(torch.from_numpy(frames).to(self.device), h, w)
         return np.stack([shrink(f, w, h) for f in frames])
 
-    @torch.inference_mode()
-    def probabilities(self, small: np.ndarray) -> np.ndarray:
+    def probabilities(self, small: np.ndarray | torch.Tensor) -> np.ndarray:
         """Person probability (N, h, w) float32 for frames already at network resolution."""
+        if self._onnx is None:
+            return np.ascontiguousarray(self.device_probabilities(small).cpu().numpy())
         _, h, w, _ = small.shape
-        rgb = np.pad(small, ((0, 0), (0, padded(h) - h), (0, padded(w) - w), (0, 0)), mode="edge")
-        if self._onnx is not None:
-            probs = self._onnx(rgb)
-        else:
-            with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-                probs = self._network(torch.from_numpy(rgb).to(self.device, non_blocking=True)).cpu().numpy()
-        return np.ascontiguousarray(probs[:, :h, :w])
+        rgb = np.pad(np.asarray(small), ((0, 0), (0, padded(h) - h), (0, padded(w) - w), (0, 0)), mode="edge")
+        return np.ascontiguousarray(self._onnx(rgb)[:, :h, :w])
+
+    @torch.inference_mode()
+    def device_probabilities(self, small: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """``probabilities`` from the PyTorch engine left on its device, for a batch refined there (CUDA)."""
+        rgb = torch.as_tensor(small, device=self.device)
+        _, h, w, _ = rgb.shape
+        rows, cols = (torch.arange(padded(n), device=self.device).clamp_(max=n - 1) for n in (h, w))
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            probs = self._network(rgb[:, rows][:, :, cols])  # edge padding, as np.pad's "edge"
+        return probs[:, :h, :w]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Mattes (N, H, W) float32 0..1 at the frames' own resolution (bilinear upsampling)."""

@@ -33,6 +33,8 @@ from seg.models import (
 from seg.segmenter import Segmenter, SegmenterSettings, normalised, pick_device
 from seg.splits import NO_PEOPLE_SPLIT, REAL_CLIPS_SPLIT, files_on, trainable
 
+OTHERS_PER_CANVAS = 6  # people drawn for each canvas to stand behind its person (seg.data.augmented_sample)
+
 
 class TrainingError(Exception):
     """Training cannot start (no data, bad folders)."""
@@ -60,8 +62,11 @@ class TrainSettings:
     person_free: tuple[Path, ...] = ()  # folders of photos with nobody in them: backgrounds and empty frames (check side left out)
     real_labels: Path | None = None  # teacher-labelled real frames (seg.labels layout; check side left out)
     real_share: float = 0.25  # share of each batch cut from real frames when there are any
+    person_free_share: float = 0.5  # of those, the share of person-free photos when there are labelled frames too
 
     def __post_init__(self) -> None:
+        if not (0 <= self.real_share <= 1 and 0 <= self.person_free_share <= 1):
+            raise TrainingError("--real-share and --person-free-share are shares: between 0 and 1")
         if self.decoder_channels is not None and self.arch.lower() not in U_NET_ARCHS:
             raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
@@ -107,12 +112,13 @@ class AugmentedBatches(torch.utils.data.Dataset):
     Deterministic in (seed, epoch, step), so any number of loader workers gives the same batches.
     """
 
-    def __init__(self, people: list[Person], settings: TrainSettings, steps: int, real: tuple[RealFrame, ...] = (),
-                 person_free: tuple[np.ndarray, ...] = ()) -> None:
+    def __init__(self, people: list[Person], settings: TrainSettings, steps: int, labelled: tuple[RealFrame, ...] = (),
+                 person_free: tuple[RealFrame, ...] = ()) -> None:
         self.people = people
-        self.real = real
-        self.real_share = settings.real_share if real else 0.0
-        self.backgrounds = BackgroundBank(people, whole_photos=True, person_free=person_free)
+        self.labelled, self.person_free = labelled, person_free
+        self.real_share = settings.real_share if labelled or person_free else 0.0
+        self.person_free_share = settings.person_free_share if labelled and person_free else float(bool(person_free))
+        self.backgrounds = BackgroundBank(people, whole_photos=True, person_free=tuple(frame.rgb for frame in person_free))
         self.batch_size = settings.batch_size
         self.seed = settings.seed
         self.steps = steps
@@ -124,15 +130,16 @@ class AugmentedBatches(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, epoch, step])
         portrait = step % 2 == 0
         idx = [order[(step * self.batch_size + i) % len(order)] for i in range(self.batch_size)]
-        companions = [self.people[j] for j in rng.integers(len(self.people), size=len(idx))]
+        others = [[self.people[j] for j in row] for row in rng.integers(len(self.people), size=(len(idx), OTHERS_PER_CANVAS))]
         samples, weights = [], []
-        for i, companion in zip(idx, companions):
+        for i, around in zip(idx, others):
             if rng.random() < self.real_share:
-                frame = self.real[rng.integers(len(self.real))]
+                pool = self.person_free if rng.random() < self.person_free_share else self.labelled
+                frame = pool[rng.integers(len(pool))]
                 samples.append(real_frame_sample(frame, rng, self.augment, portrait))
                 weights.append(frame.weight)
             else:
-                samples.append(augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, companion))
+                samples.append(augmented_sample(self.people[i], rng, self.augment, portrait, self.backgrounds, around))
                 weights.append(1.0)
         images, targets = np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])[:, None]
         return images, targets, np.array(weights, np.float32)
@@ -156,10 +163,10 @@ def forked_without_opencv_threads(loader: torch.utils.data.DataLoader) -> Iterat
 class BatchMaker:
     """Augmented batches made by loader worker processes, ahead of the training step."""
 
-    def __init__(self, people: list[Person], settings: TrainSettings, real: tuple[RealFrame, ...] = (),
-                 person_free: tuple[np.ndarray, ...] = ()) -> None:
+    def __init__(self, people: list[Person], settings: TrainSettings, labelled: tuple[RealFrame, ...] = (),
+                 person_free: tuple[RealFrame, ...] = ()) -> None:
         self.workers = settings.workers if settings.workers is not None else max(1, (os.cpu_count() or 2) - 2)
-        self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size), real, person_free)
+        self.dataset = AugmentedBatches(people, settings, max(1, len(people) // settings.batch_size), labelled, person_free)
 
     def steps_per_epoch(self) -> int:
         return self.dataset.steps
@@ -263,8 +270,8 @@ def train(settings: TrainSettings, log=print) -> dict:
     model = model.to(device, memory_format=torch.channels_last)
     person_free = person_free_training_frames(settings.person_free, log)
     labelled = labelled_training_frames(settings.real_labels, log)
-    real = (*person_free, *labelled)
-    maker = BatchMaker(train_people, settings, real, tuple(frame.rgb for frame in person_free))
+    real = bool(person_free or labelled)
+    maker = BatchMaker(train_people, settings, tuple(labelled), tuple(person_free))
     steps = min(maker.steps_per_epoch(), settings.max_steps_per_epoch or maker.steps_per_epoch())
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=1e-4)
     scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
@@ -356,6 +363,8 @@ def real_data_flags(settings: dict) -> str:
     flags = f" --person-free {' '.join(folders)}" if folders else ""
     if settings.get("real_labels") not in (None, "None"):
         flags += f" --real-labels {settings['real_labels']}"
+        if folders and "person_free_share" in settings:
+            flags += f" --person-free-share {settings['person_free_share']}"
     return flags + (f" --real-share {settings['real_share']}" if flags else "")
 
 
@@ -364,7 +373,16 @@ def real_data_line(record: dict) -> str:
         return ""
     return (f"\n- Real frames: {record.get('person_free_images', 0)} person-free photos (empty targets, and backgrounds for the pasted people)"
             f" and {record.get('real_label_frames', 0)} teacher-labelled video frames (weighted by the teachers' agreement),"
-            f" {record['real_share']:.0%} of each batch; the check sides of `data/splits/` left out.")
+            f" {record['real_share']:.0%} of each batch (of those, {person_free_part(record)} person-free photos);"
+            " the check sides of `data/splits/` left out.")
+
+
+def person_free_part(record: dict) -> str:
+    """The share of the real frames that were person-free photos, as the record says or as it followed from the pool sizes."""
+    photos, frames = record.get("person_free_images", 0), record.get("real_label_frames", 0)
+    if "person_free_share" in record["settings"] and photos and frames:
+        return f"{float(record['settings']['person_free_share']):.0%}"
+    return f"{photos / max(photos + frames, 1):.0%}"
 
 
 def model_card(record: dict) -> str:

@@ -11,6 +11,13 @@ PEOPLE = DATA / "people"
 VALIDATION_STEMS = ("0010", "0020")  # in the fixed validation split: never trained on
 
 
+def torch_devices() -> list[object]:
+    """The PyTorch devices a CUDA path is checked on against the CPU path: the CPU always, CUDA where there is a GPU."""
+    import torch
+
+    return ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"))]
+
+
 def load_person(stem: str):
     from seg.composite import Person
 

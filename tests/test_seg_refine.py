@@ -1,4 +1,5 @@
-"""Matte refinement: edge-aware upsampling follows the picture, the same on any number of threads."""
+"""Matte refinement: edge-aware upsampling follows the picture, the same on any number of threads; the PyTorch
+paths (CUDA) as the CPU ones."""
 
 import cv2
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from seg.refine import MatteRefiner, RefineSettings, guided_upsample_torch
+from conftest import torch_devices
 
 
 def step_scene(n: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -68,4 +70,37 @@ def test_cuda_refiner_upsamples_on_the_gpu_as_on_the_cpu():
     probs, luma = textured_scene(1920, 1080, 320, 180)
     on_gpu = MatteRefiner(device=torch.device("cuda")).upsample(probs, list(luma)).astype(int)
     apart = np.abs(on_gpu - MatteRefiner(threads=1).upsample(probs, list(luma)))
+    assert apart.max() <= MAX_LEVELS_APART_ON_GPU and (apart > 0).mean() <= MAX_SHARE_APART
+
+
+# The smoothing on a PyTorch device against NumPy's: the same float32 operations in the same order, equal on the CPU;
+# on a GPU a multiply and an add may be fused, one rounding apart.
+MAX_SMOOTHING_APART = 1e-6
+
+
+@pytest.mark.parametrize("device", torch_devices())
+def test_pytorch_smoothing_matches_numpy_and_restarts_at_cuts(device):
+    probs = np.random.default_rng(3).uniform(0, 1, (8, 30, 40)).astype(np.float32)
+    cuts = np.zeros(8, bool)
+    cuts[5] = True
+    on_numpy, on_torch = MatteRefiner().temporal(), MatteRefiner().temporal()
+    batches = (slice(0, 4), slice(4, 8))  # the smoother carries the last frame from one batch to the next
+    expected = np.concatenate([on_numpy(probs[b], cuts[b]) for b in batches])
+    smoothed = torch.cat([on_torch(torch.from_numpy(probs[b]).to(device), cuts[b]) for b in batches])
+    assert smoothed.device.type == device
+    np.testing.assert_allclose(smoothed.cpu().numpy(), expected, rtol=0, atol=MAX_SMOOTHING_APART)
+    assert (expected[[0, 5]] == probs[[0, 5]]).all() and (expected[4] != probs[4]).any()  # cut frames start afresh
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_refine_matches_the_cpu_path():
+    """Smoothing on the GPU, clean-up on the CPU, upsampling on the GPU: as on the CPU, within the upsampling's levels."""
+    probs, luma = textured_scene(1920, 1080, 320, 180)
+    cuts = np.array([False, False, True, False])
+
+    def refined(refiner: MatteRefiner, network_output: np.ndarray | torch.Tensor) -> np.ndarray:
+        return refiner.upsample(refiner.clean(refiner.temporal()(network_output, cuts)), list(luma))
+
+    on_gpu = refined(MatteRefiner(device=torch.device("cuda")), torch.from_numpy(probs).cuda()).astype(int)
+    apart = np.abs(on_gpu - refined(MatteRefiner(threads=1), probs))
     assert apart.max() <= MAX_LEVELS_APART_ON_GPU and (apart > 0).mean() <= MAX_SHARE_APART

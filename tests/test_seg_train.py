@@ -191,12 +191,30 @@ def test_companion_augmentation_makes_everyone_person(people_dirs):
         settings = AugmentSettings(close_up=0, any_angle=0, far=0, replace_background=1, companion=share)
         rng, areas = np.random.default_rng(0), []
         for i in range(16):
-            image, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds, people[(i + 1) % len(people)])
+            image, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds, (people[(i + 1) % len(people)],))
             assert matte.max() <= 1 and image.shape[:2] == matte.shape
             areas.append((matte > 0.5).mean())
         return float(np.mean(areas))
 
     assert mean_area(1.0) > 1.2 * mean_area(0.0)
+
+
+def test_small_people_augmentation_adds_people_far_off_all_person(people_dirs):
+    """Passers-by and audiences: with ``small_people`` small people stand behind, each of them in the target."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    backgrounds = BackgroundBank(people)
+
+    def small_figures(share: float) -> int:
+        settings = AugmentSettings(close_up=0, any_angle=0, far=0, replace_background=1, companion=0, small_people=share)
+        rng, found = np.random.default_rng(0), 0
+        for i in range(8):
+            others = tuple(people[(i + k) % len(people)] for k in range(1, 7))
+            _, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds, others)
+            _, _, stats, _ = cv2.connectedComponentsWithStats((matte > 0.5).astype(np.uint8))
+            found += int((stats[1:, cv2.CC_STAT_HEIGHT] <= 0.31 * matte.shape[0]).sum())
+        return found
+
+    assert small_figures(0.0) == 0 and small_figures(1.0) >= 8  # about one apart per canvas (others overlap or touch)
 
 
 @pytest.mark.timeout(180)
@@ -240,11 +258,26 @@ def test_real_frames_keep_their_target_aligned_and_weighted_in_the_batches(peopl
         assert iou(bright, cut > 0.5) > 0.9 or not (bright.any() or (cut > 0.5).any())
     people = load_people(find_pairs(*people_dirs)[0])[0]
     settings = TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, batch_size=8, long_side=96, real_share=0.5, workers=0)
-    real = (*person_free_frames([write_photo(tmp_path / "street.jpg")]), RealFrame(rgb, target, 0.4))
-    images, targets, weights = next(iter(BatchMaker(people, settings, real).epoch(0, 1)))
+    labelled, photos = (RealFrame(rgb, target, 0.4),), tuple(person_free_frames([write_photo(tmp_path / "street.jpg")]))
+    images, targets, weights = next(iter(BatchMaker(people, settings, labelled, photos).epoch(0, 1)))
     assert images.shape[0] == 8 and set(weights.tolist()) == {1.0, np.float32(0.4).item()}  # composites and the empty photo weigh 1
     peaks = targets.flatten(1).amax(dim=1)
     assert (peaks == 0).any() and (peaks[weights == 1] > 0).any()  # an empty photo and a pasted person
+
+
+def test_person_free_photos_keep_their_share_of_the_real_frames_however_many_labelled_frames_there_are(people_dirs, tmp_path):
+    """More labelled frames must not crowd out the empty photos: the split between the two pools is a setting."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    labelled = tuple(RealFrame(np.full((60, 80, 3), k, np.uint8), np.ones((60, 80), np.float32), 0.4) for k in range(9))
+    photos = tuple(person_free_frames([write_photo(tmp_path / "street.jpg")]))
+
+    def photo_share(share: float) -> float:
+        settings = TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, batch_size=8, long_side=64,
+                                 real_share=1.0, person_free_share=share, workers=0)
+        weights = torch.cat([w for _, _, w in BatchMaker(people, settings, labelled, photos).epoch(0, 4)])
+        return float((weights == 1).float().mean())  # the photos weigh 1, the labelled frames 0.4
+
+    assert photo_share(0.0) == 0 and photo_share(1.0) == 1 and 0.25 <= photo_share(0.5) <= 0.75  # 1 photo of 10 frames: 0.1 by pool size
 
 
 def write_photo(path):
