@@ -43,9 +43,11 @@ from seg.evaluate import evaluate, predicted_mask
 from seg.labels import label_mask
 from seg.metrics import iou, person_share, portrait_windows
 from seg.models import DEFAULT_MODEL
+from seg.person_evidence import PersonDetector
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter, SegmenterSettings
 from seg.splits import NO_PEOPLE_SPLIT, read_split
+from seg.zoom import PersonZoom
 
 FRAMES_TABLE = Path(__file__).with_name("real_footage_frames.csv")
 GROUPS = ("dance (check-only)", "dance, stock clips (check side)", "other check-only", "train+check, check side")
@@ -103,9 +105,9 @@ def decoded_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     return frames
 
 
-def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path) -> dict[int, np.ndarray]:
+def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path, zoom: bool) -> dict[int, np.ndarray]:
     """The main-dancer alpha ``process --format png`` writes for the given frames, at half opacity."""
-    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), timeout_s=None, max_duration_s=None))
+    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), zoom=zoom, timeout_s=None, max_duration_s=None))
     processor.process(clip, scratch, "clip", show_progress=False)
     mattes = {}
     for index in frames:
@@ -115,14 +117,14 @@ def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Pa
     return mattes
 
 
-def score_clip(segmenter: Segmenter, refiner: MatteRefiner, clip: Path, frames: list[int], labels: Path,
-               group: str, scratch: Path) -> ClipScore:
+def score_clip(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, clip: Path, frames: list[int],
+               labels: Path, group: str, scratch: Path) -> ClipScore:
     rgb = decoded_frames(clip, set(frames))
-    main = main_mattes(segmenter, clip, frames, scratch)
+    main = main_mattes(segmenter, clip, frames, scratch, zoom is not None)
     person, nobody = [], []
     for index in frames:
         truth = label_mask(cv2.imread(str(labels / f"{clip.stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
-        everyone = predicted_mask(rgb[index], segmenter, refiner)
+        everyone = predicted_mask(rgb[index], segmenter, refiner, zoom)
         if truth.any():
             person.append((iou(everyone, truth), iou(main[index], truth)))
         else:  # IoU would be 0 for a single pixel called person: the share called person says how much
@@ -138,14 +140,14 @@ class PersonFreeScore:
     crops: float  # mean share over its 9:16 crops
 
 
-def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, photos: Path) -> list[PersonFreeScore]:
+def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, photos: Path) -> list[PersonFreeScore]:
     scores = []
     for entry in read_split(NO_PEOPLE_SPLIT):
         if entry.side != "check":
             continue
         rgb = cv2.cvtColor(cv2.imread(str(photos / entry.file)), cv2.COLOR_BGR2RGB)
-        whole = person_share(predicted_mask(rgb, segmenter, refiner))
-        crops = [person_share(predicted_mask(np.ascontiguousarray(rgb[window]), segmenter, refiner))
+        whole = person_share(predicted_mask(rgb, segmenter, refiner, zoom))
+        crops = [person_share(predicted_mask(np.ascontiguousarray(rgb[window]), segmenter, refiner, zoom))
                  for window in portrait_windows(*rgb.shape[:2])]
         scores.append(PersonFreeScore(entry.file, entry.human_like, whole, float(np.mean(crops))))
     return scores
@@ -158,19 +160,20 @@ class ModelReport:
     ccp_iou: float
 
 
-def score_model(model: str, args: argparse.Namespace, accepted: dict[str, list[int]], paths: dict[str, Path],
-                uses: dict[str, str]) -> ModelReport:
+def score_model(model: str, zoomed: bool, args: argparse.Namespace, accepted: dict[str, list[int]],
+                paths: dict[str, Path], uses: dict[str, str]) -> ModelReport:
     segmenter, refiner = Segmenter(SegmenterSettings(model=model)), MatteRefiner()
+    zoom = PersonZoom(segmenter, PersonDetector()) if zoomed else None
     clips = []
     for name, frames in sorted(accepted.items()):
         if name not in paths:
             print(f"  {name}: not in any --clips folder, left out", flush=True)
             continue
-        clips.append(score_clip(segmenter, refiner, paths[name], sorted(frames), args.labels,
+        clips.append(score_clip(segmenter, refiner, zoom, paths[name], sorted(frames), args.labels,
                                 clip_group(name, uses), args.work / "scratch"))
         print(f"  {model}: {name} done", flush=True)
-    person_free = score_person_free(segmenter, refiner, args.no_people / "photos")
-    ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, progress=False, only=is_validation)
+    person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos")
+    ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, zoom=zoom, progress=False, only=is_validation)
     return ModelReport(clips, person_free, ccp.iou)
 
 
@@ -220,6 +223,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--baseline", help="a second model scored on the same frames and photos")
+    parser.add_argument("--zoom", action=argparse.BooleanOptionalAction, default=True,
+                        help="the model's mattes with the closer look at small people (seg.zoom), as process makes them")
+    parser.add_argument("--baseline-zoom", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
     parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
     parser.add_argument("--clips", type=Path, nargs="+", default=[Path("../shared/data/real-clips"), Path("data/stock-clips")],
@@ -230,8 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     accepted = accepted_frames(args.frames)
     paths, uses = clip_folders(args.clips)
-    models = {"model": args.model, **({"baseline": args.baseline} if args.baseline else {})}
-    reports = {name: score_model(model, args, accepted, paths, uses) for name, model in models.items()}
+    models = {"model": (args.model, args.zoom), **({"baseline": (args.baseline, args.baseline_zoom)} if args.baseline else {})}
+    reports = {name: score_model(model, zoomed, args, accepted, paths, uses) for name, (model, zoomed) in models.items()}
     print_reports(reports)
 
 

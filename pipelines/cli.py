@@ -77,7 +77,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     settings = RunSettings(
         out=args.out,
         process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer,
-                                dancers=args.dancers, flow=args.flow, timeout_s=args.timeout or None,
+                                dancers=args.dancers, flow=args.flow, zoom=not args.no_zoom, timeout_s=args.timeout or None,
                                 max_duration_s=args.max_duration or None, max_long_side=args.max_size or None),
         segmenter=SegmenterSettings(model=args.model, device=args.device),
         show_progress=not args.quiet,
@@ -123,7 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, resume=args.resume, max_steps_per_epoch=args.max_steps, max_minutes=args.max_minutes,
         init=args.init, workers=args.workers, decoder_channels=parse_decoder_channels(args.decoder_channels),
         person_free=tuple(args.person_free), real_labels=args.real_labels, real_share=args.real_share,
-        person_free_share=args.person_free_share,
+        person_free_share=args.person_free_share, real_close=args.real_close,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="main (default): only the main dancer; all: everyone; each: one matte per dancer")
     p.add_argument("--flow", action="store_true",
                    help="also compute flow_magnitude (optical flow inside the body; about 13 ms a frame on 2 cores)")
+    p.add_argument("--no-zoom", action="store_true",
+                   help="skip the closer look at people small in the frame (faster; misses more of distant and floor-work dancers)")
     p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS", help="per-clip time limit (default 3600; 0: none)")
     p.add_argument("--max-duration", type=float, default=1800, metavar="SECONDS",
                    help="refuse longer clips (default 1800; 0: none)")
@@ -221,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--real-share", type=float, default=0.25, help="share of each batch cut from real frames (default 0.25)")
     t.add_argument("--person-free-share", type=float, default=0.5,
                    help="of the real frames, the share of person-free photos when there are labelled frames too (default 0.5)")
+    t.add_argument("--real-close", type=float, default=0.0,
+                   help="of the labelled frames, the share cut close around their person, as the closer look sees people (default 0)")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")

@@ -32,6 +32,7 @@ from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancers
 from seg.person_evidence import PersonDetector, PersonEvidence
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter
+from seg.zoom import PersonZoom
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ProcessSettings:
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
     flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
     person_evidence: bool = True  # with --dancers main, the main dancer must be found a person (seg.person_evidence)
+    zoom: bool = True  # a second, closer network pass on people small in the frame (seg.zoom)
     timeout_s: float | None = 3600.0  # per clip; None: no limit
     max_duration_s: float | None = 1800.0  # longer clips are refused; None: no limit
     max_long_side: int | None = 4096  # larger pictures are refused (4K UHD passes); None: no limit
@@ -107,6 +109,7 @@ class ClipProcessor:
         self.refiner = MatteRefiner(device=segmenter.device)
         self.evidence = (PersonEvidence(PersonDetector())
                          if settings.person_evidence and settings.dancers == "main" else None)
+        self.zoom_detector = PersonDetector() if settings.zoom else None
 
     def process(self, path: Path, out_dir: Path, clip_id: str, show_progress: bool = True) -> ClipOutcome:
         """Write every requested output for ``path`` and return its per-frame statistics."""
@@ -120,6 +123,7 @@ class ClipProcessor:
             smoother = self.refiner.temporal()
             tracker = DancerTracker(evidence=self.evidence)
             shots = ShotChangeDetector(info.fps)
+            zoom = PersonZoom(self.segmenter, self.zoom_detector) if self.zoom_detector is not None else None
 
             small_h, small_w = self.segmenter.input_size(info.height, info.width)
             on_gpu = self.segmenter.device.type == "cuda"  # the batch stays there until the clean-up
@@ -128,7 +132,10 @@ class ClipProcessor:
             def segment(marked: tuple[FrameBatch, np.ndarray, np.ndarray]) -> NetworkBatch:
                 batch, small, cuts = marked
                 grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in small]) if settings.flow else None
-                return NetworkBatch(batch, probabilities(small), small, grey, cuts)
+                probs = probabilities(small)
+                if zoom is not None and (windows := zoom.windows(small, batch.times_s, cuts)):
+                    probs = zoom(batch.rgb, windows, probs)
+                return NetworkBatch(batch, probs, small, grey, cuts)
 
             def refine(item: NetworkBatch) -> SegmentedBatch:
                 batch, grey, cuts = item.frames, item.grey, item.cuts

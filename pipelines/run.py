@@ -41,6 +41,7 @@ from pipelines.writers import WriteError
 from seg.models import resolve_model_path
 from seg.refine import RefineSettings
 from seg.segmenter import Segmenter, SegmenterSettings, model_long_side
+from seg.zoom import ZoomSettings
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def output_settings(settings: RunSettings) -> dict:
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
         "person_evidence": settings.process.person_evidence,  # the main dancer must be found a person
+        "zoom": asdict(ZoomSettings()) if settings.process.zoom else None,  # the closer look at small people
         "flow": settings.process.flow,
     }
 

@@ -62,6 +62,15 @@ class Placement:
     mirror: bool = False
 
 
+def padded_crop(picture: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """``picture[y0:y1, x0:x1]`` with the parts beyond its edges filled by repeating the edge pixels (a crop around
+    someone near the frame's edge keeps its size and shape)."""
+    height, width = picture.shape[:2]
+    inside = picture[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
+    return cv2.copyMakeBorder(inside, max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width),
+                              cv2.BORDER_REPLICATE)
+
+
 def placement_matrix(src_hw: tuple[int, int], where: Placement) -> np.ndarray:
     """2x3 affine matrix taking source pixel coordinates onto the canvas."""
     src_h, src_w = src_hw

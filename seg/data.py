@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seg.composite import Person, Placement, paste, placement_matrix, procedural_background, warp
+from seg.composite import Person, Placement, padded_crop, paste, placement_matrix, procedural_background, warp
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -132,6 +132,7 @@ class AugmentSettings:
     far: float = 0.1  # share of replaced-background canvases with a small, distant body (12-45% of the height)
     companion: float = 0.25  # share of replaced-background canvases with a second person behind (also person)
     small_people: float = 0.2  # share of replaced-background canvases with 2-5 people far off (7-30% of the height)
+    real_close: float = 0.0  # share of labelled real frames cut close around their person, as seg.zoom looks at them
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -259,18 +260,34 @@ def person_free_frames(paths: list[Path], max_side: int = 960) -> list[RealFrame
 def real_frame_sample(frame: RealFrame, rng: np.random.Generator, settings: AugmentSettings,
                       portrait: bool) -> tuple[np.ndarray, np.ndarray]:
     """One training canvas cut from a real frame: a random crop of the canvas's shape (60-100% of the
-    largest that fits), mirrored half the time, with the same camera effects as the composites."""
+    largest that fits) or, for ``real_close`` of the frames with someone in them, a crop close around
+    the labelled person (``close_box``), mirrored half the time, with the same camera effects as the composites."""
     h, w = canvas_size(settings, portrait)
     height, width = frame.rgb.shape[:2]
-    largest = min(height, width * h / w)
-    crop_h = max(1, round(largest * rng.uniform(0.6, 1.0)))
-    crop_w = max(1, min(width, round(crop_h * w / h)))
-    y, x = int(rng.integers(height - crop_h + 1)), int(rng.integers(width - crop_w + 1))
-    image = cv2.resize(frame.rgb[y : y + crop_h, x : x + crop_w], (w, h), interpolation=cv2.INTER_AREA)
-    target = cv2.resize(frame.target[y : y + crop_h, x : x + crop_w], (w, h), interpolation=cv2.INTER_LINEAR)
+    person = cv2.boundingRect((frame.target > 0.5).view(np.uint8))
+    if person[2] and rng.random() < settings.real_close:
+        x, y, crop_w, crop_h = close_box(person, h / w, rng)
+    else:
+        largest = min(height, width * h / w)
+        crop_h = max(1, round(largest * rng.uniform(0.6, 1.0)))
+        crop_w = max(1, min(width, round(crop_h * w / h)))
+        y, x = int(rng.integers(height - crop_h + 1)), int(rng.integers(width - crop_w + 1))
+    image = cv2.resize(padded_crop(frame.rgb, x, y, x + crop_w, y + crop_h), (w, h), interpolation=cv2.INTER_AREA)
+    target = cv2.resize(padded_crop(frame.target, x, y, x + crop_w, y + crop_h), (w, h), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         image, target = image[:, ::-1].copy(), target[:, ::-1].copy()
     return camera_effects(image, target, rng, settings)
+
+
+def close_box(person: tuple[int, int, int, int], aspect: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """x, y, width, height of a crop of ``aspect`` (height / width) around a person's (x, y, width, height) box:
+    1.1-1.6 times the smallest such crop that holds the box, its centre moved up to a tenth of its size;
+    like the squares ``seg.zoom`` cuts (it may reach beyond the picture: ``padded_crop`` fills that in)."""
+    x, y, width, height = person
+    crop_h = max(height, width * aspect) * rng.uniform(1.1, 1.6)
+    crop_w = crop_h / aspect
+    cx, cy = x + width / 2 + rng.uniform(-0.1, 0.1) * crop_w, y + height / 2 + rng.uniform(-0.1, 0.1) * crop_h
+    return round(cx - crop_w / 2), round(cy - crop_h / 2), max(1, round(crop_w)), max(1, round(crop_h))
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -22,6 +22,7 @@ from seg.data import find_pairs
 from seg.metrics import boundary_f, dice, iou
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter
+from seg.zoom import PersonZoom
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,25 @@ def score(pred: np.ndarray, truth: np.ndarray, name: str) -> ImageScore:
     return ImageScore(name, iou(pred, truth), dice(pred, truth), boundary_f(pred, truth))
 
 
-def predicted_mask(rgb: np.ndarray, segmenter: Segmenter, refiner: MatteRefiner | None) -> np.ndarray:
-    """Boolean person mask of one RGB image at its own size (see the module docstring)."""
+def predicted_mask(rgb: np.ndarray, segmenter: Segmenter, refiner: MatteRefiner | None, zoom: PersonZoom | None = None) -> np.ndarray:
+    """Boolean person mask of one RGB image at its own size (see the module docstring); ``zoom`` takes the
+    closer look at small people that ``process`` takes (the product matte only)."""
     if refiner is None:
         return segmenter(rgb[None])[0] > 0.5
-    probs = refiner.clean(segmenter.probabilities(segmenter.resize_for_network(rgb[None])))
+    small = segmenter.resize_for_network(rgb[None])
+    probs = segmenter.probabilities(small)
+    if zoom is not None:
+        probs = zoom(rgb[None], zoom.windows(np.asarray(small)), probs)
+    probs = refiner.clean(probs)
     return refiner.upsample(probs, [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)])[0] >= 128
 
 
 def evaluate(
     images: Path, masks: Path, segmenter: Segmenter, refiner: MatteRefiner | None = MatteRefiner(),
-    worst: int = 10, progress: bool = True, only: Callable[[str], bool] | None = None,
+    worst: int = 10, progress: bool = True, only: Callable[[str], bool] | None = None, zoom: PersonZoom | None = None,
 ) -> EvalReport:
-    """Segment every paired image (whose stem ``only`` accepts, if given) at its own size and compare with its mask."""
+    """Segment every paired image (whose stem ``only`` accepts, if given) at its own size and compare with its mask
+    (``zoom``: with the closer look at small people, see ``predicted_mask``)."""
     pairs, skipped = find_pairs(images, masks)
     pairs = [pair for pair in pairs if only is None or only(pair.stem)]
     scores = []
@@ -83,7 +90,7 @@ def evaluate(
         except ValueError as exc:
             skipped.append(str(exc))
             continue
-        scores.append(score(predicted_mask(person.rgb, segmenter, refiner), person.alpha > 0.5, pair.image.name))
+        scores.append(score(predicted_mask(person.rgb, segmenter, refiner, zoom), person.alpha > 0.5, pair.image.name))
     matte = "network" if refiner is None else "product"
     if not scores:
         return EvalReport(matte, 0, float("nan"), float("nan"), float("nan"), [], skipped)

@@ -17,7 +17,7 @@ from seg.data import (
 from seg.metrics import iou
 from seg.models import create_model, load_model
 from seg.segmenter import Segmenter, SegmenterSettings
-from seg.train import BatchMaker, TrainSettings, loss_fn, train, train_dtype
+from seg.train import BatchMaker, TrainingError, TrainSettings, loss_fn, train, train_dtype
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +263,30 @@ def test_real_frames_keep_their_target_aligned_and_weighted_in_the_batches(peopl
     assert images.shape[0] == 8 and set(weights.tolist()) == {1.0, np.float32(0.4).item()}  # composites and the empty photo weigh 1
     peaks = targets.flatten(1).amax(dim=1)
     assert (peaks == 0).any() and (peaks[weights == 1] > 0).any()  # an empty photo and a pasted person
+
+
+def test_real_frames_cut_close_show_their_person_large_and_in_register():
+    """``real_close``: the labelled person fills the canvas as ``seg.zoom``'s squares show people; otherwise a
+    small person stays small. A person at the frame's edge is cut with the edge repeated, not shifted."""
+    rgb = np.full((720, 1280, 3), 40, np.uint8)
+    target = np.zeros((720, 1280), np.float32)
+    for x0 in (600, 0):  # mid-frame, then at the left edge
+        rgb[:, :, :], target[:] = 40, 0
+        rgb[300:420, x0 : x0 + 40], target[300:420, x0 : x0 + 40] = 255, 1  # a person 1/6 of the frame tall
+        frame = RealFrame(rgb, target, 0.5)
+        for close, low, high in ((1.0, 1 / 1.7, 1 / 1.05), (0.0, 0.0, 0.35)):
+            settings = AugmentSettings(long_side=128, short_side=96, real_close=close, motion_blur=0, jpeg=0)
+            for seed in range(4):
+                image, cut = real_frame_sample(frame, np.random.default_rng(seed), settings, portrait=True)
+                rows = np.flatnonzero((cut > 0.5).any(axis=1))
+                assert len(rows) == 0 or low <= len(rows) / cut.shape[0] <= high, (close, x0, len(rows))
+                assert iou(image.mean(axis=2) > 127, cut > 0.5) > 0.8 or not (cut > 0.5).any()
+
+
+def test_shares_outside_zero_to_one_are_refused(people_dirs, tmp_path):
+    for share in ("real_share", "person_free_share", "real_close"):
+        with pytest.raises(TrainingError, match="between 0 and 1"):
+            TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, **{share: 1.5})
 
 
 def test_person_free_photos_keep_their_share_of_the_real_frames_however_many_labelled_frames_there_are(people_dirs, tmp_path):

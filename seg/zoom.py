@@ -1,0 +1,133 @@
+"""A closer look at people the whole-frame pass sees too small.
+
+The network sees a whole 1080x1920 frame at its own long side (320 pixels): a full-body dancer far
+from the camera, a breakdancer on the ground, a backlit figure, is then a few dozen pixels tall and
+often missed altogether. ``PersonZoom`` finds the people with the BlazePose person detector
+(``seg.person_evidence``), cuts a square around each one whose body is small in the frame from the
+full-resolution picture, runs the network on it at its own input size and puts those probabilities
+in place of the whole-frame ones inside the square (where squares overlap, the larger probability).
+People who already fill much of the frame, as in most vertical dance clips, are left to the first
+pass: a closer look adds nothing there and costs a second pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seg.composite import padded_crop
+from seg.person_evidence import PeopleFinder, PersonDetections
+from seg.resize import shrink
+from seg.segmenter import Segmenter
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """Who gets a closer look, and how close."""
+
+    margin: float = 1.2  # the square's half side is this many times the detected body radius
+    min_zoom: float = 1.3  # a person is looked at closer only if the frame's long side is this many times the square's
+    max_people: int = 3  # per frame, the detector's most confident first (a crowd costs no more than three)
+    min_side: int = 8  # squares smaller than this many network pixels are left out (nothing to see)
+    hold_s: float = 0.25  # in a clip, a square is kept this long after the detector last found its person
+    recheck_s: float = 0.25  # in a clip, after a frame with nobody small in it the detector looks again this much later
+
+
+@dataclass(frozen=True)
+class ZoomWindow:
+    """A square of a frame in network pixels: left, top and side (it may reach beyond the picture)."""
+
+    frame: int
+    x: int
+    y: int
+    side: int
+
+
+def zoom_windows(people: PersonDetections, frame: int, shape: tuple[int, int], settings: ZoomSettings) -> list[ZoomWindow]:
+    """The squares worth a closer look among ``people`` found in a frame of (h, w) network pixels."""
+    windows = []
+    for k in np.argsort(-people.scores):
+        side = round(2 * settings.margin * float(people.radius[k]))
+        if side < settings.min_side or max(shape) < settings.min_zoom * side:
+            continue
+        cx, cy = people.hips[k]
+        windows.append(ZoomWindow(frame, round(cx - side / 2), round(cy - side / 2), side))
+    return windows[: settings.max_people]
+
+
+def pasted(probs: torch.Tensor, windows: list[ZoomWindow], closer: torch.Tensor) -> torch.Tensor:
+    """(N, h, w) ``probs`` with each window's (S, S) ``closer`` probabilities, resized to the window, put in its
+    place (clipped to the picture); overlapping windows keep the larger probability."""
+    height, width = probs.shape[1:]
+    canvas = torch.full_like(probs, -1.0)
+    for window, square in zip(windows, closer):
+        patch = F.interpolate(square[None, None], size=(window.side, window.side), mode="area")[0, 0]
+        x0, y0 = max(window.x, 0), max(window.y, 0)
+        x1, y1 = min(window.x + window.side, width), min(window.y + window.side, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        part = patch[y0 - window.y : y1 - window.y, x0 - window.x : x1 - window.x]
+        target = canvas[window.frame, y0:y1, x0:x1]
+        torch.maximum(target, part, out=target)
+    return torch.where(canvas >= 0, canvas, probs)
+
+
+class PersonZoom:
+    """Second, closer network passes on the people the detector finds small in the frames of one clip (or in
+    single pictures). In a clip, where the detector loses someone small (a spin, motion blur) their square is
+    kept for ``hold_s``; while nobody small is in view the detector looks only every ``recheck_s``, so most
+    vertical dance clips pay for a detection every few frames, not every frame."""
+
+    def __init__(self, segmenter: Segmenter, find_people: PeopleFinder, settings: ZoomSettings = ZoomSettings()) -> None:
+        self.segmenter = segmenter
+        self.find_people = find_people
+        self.settings = settings
+        self._next_look_s = -np.inf
+        self._held: list[ZoomWindow] = []
+        self._held_until_s = -np.inf
+
+    def windows(self, small: np.ndarray, times_s: np.ndarray | None = None, cuts: np.ndarray | None = None) -> list[ZoomWindow]:
+        """The squares worth a closer look in (N, h, w, 3) uint8 frames at network resolution; with ``times_s``
+        (N,) the frames are the next of a clip, ``cuts`` (N,) bool marking those that start a new shot."""
+        found = []
+        for i, picture in enumerate(small):
+            if times_s is None:
+                found += zoom_windows(self.find_people(picture), i, small.shape[1:3], self.settings)
+            else:
+                found += self._clip_windows(picture, i, float(times_s[i]), cuts is not None and bool(cuts[i]))
+        return found
+
+    def _clip_windows(self, picture: np.ndarray, frame: int, time_s: float, cut: bool) -> list[ZoomWindow]:
+        if cut:
+            self._next_look_s = self._held_until_s = -np.inf
+        if time_s < self._next_look_s:
+            return []
+        windows = zoom_windows(self.find_people(picture), frame, picture.shape[:2], self.settings)
+        if windows:
+            self._held, self._held_until_s = windows, time_s + self.settings.hold_s
+        elif time_s < self._held_until_s:
+            windows = [replace(window, frame=frame) for window in self._held]
+        else:
+            self._next_look_s = time_s + self.settings.recheck_s
+        return windows
+
+    def __call__(self, frames: np.ndarray, windows: list[ZoomWindow], probs: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """(N, H, W, 3) uint8 full-resolution ``frames`` and their (N, h, w) network probabilities -> the
+        probabilities with closer looks at ``windows`` put in (same type and device)."""
+        if not windows:
+            return probs
+        size = self.segmenter.long_side
+        scale_y, scale_x = frames.shape[1] / probs.shape[1], frames.shape[2] / probs.shape[2]
+        crops = np.stack([
+            shrink(padded_crop(frames[w.frame], round(w.x * scale_x), round(w.y * scale_y),
+                               round((w.x + w.side) * scale_x), round((w.y + w.side) * scale_y)), size, size)
+            for w in windows
+        ])
+        if isinstance(probs, torch.Tensor):
+            return pasted(probs, windows, self.segmenter.device_probabilities(crops).float())
+        closer = torch.from_numpy(self.segmenter.probabilities(crops))
+        return pasted(torch.from_numpy(probs), windows, closer).numpy()
