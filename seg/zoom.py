@@ -5,7 +5,7 @@ from the camera, a breakdancer on the ground, a backlit figure, is then a few do
 often missed altogether. ``PersonZoom`` finds the people with the BlazePose person detector
 (``seg.person_evidence``), cuts a square around each one whose body is small in the frame from the
 full-resolution picture, runs the network on it at its own input size and puts those probabilities
-in place of the whole-frame ones inside the square (where squares overlap, the larger probability).
+in place of the whole-frame ones inside the square, fading into them towards its edges.
 People who already fill much of the frame, as in most vertical dance clips, are left to the first
 pass: a closer look adds nothing there and costs a second pass.
 """
@@ -33,6 +33,7 @@ class ZoomSettings:
     min_zoom: float = 1.3  # a person is looked at closer only if the frame's long side is this many times the square's
     max_people: int = 3  # per frame, the detector's most confident first (a crowd costs no more than three)
     min_side: int = 8  # squares smaller than this many network pixels are left out (nothing to see)
+    fade: float = 0.25  # over this outer part of a square's half side the closer look fades into the whole frame's
     hold_s: float = 0.25  # in a clip, a square is kept this long after the detector last found its person
     recheck_s: float = 0.25  # in a clip, after a frame with nobody small in it the detector looks again this much later
 
@@ -59,21 +60,33 @@ def zoom_windows(people: PersonDetections, frame: int, shape: tuple[int, int], s
     return windows[: settings.max_people]
 
 
-def pasted(probs: torch.Tensor, windows: list[ZoomWindow], closer: torch.Tensor) -> torch.Tensor:
-    """(N, h, w) ``probs`` with each window's (S, S) ``closer`` probabilities, resized to the window, put in its
-    place (clipped to the picture); overlapping windows keep the larger probability."""
+def feather(side: int, fade: float) -> torch.Tensor:
+    """(side, side) weights of a square: 1 in the middle, falling linearly to 0 over the outer ``fade`` of its half side."""
+    distance = torch.linspace(-1, 1, side).abs()  # from the middle, in half sides
+    ramp = ((1 - distance) / fade).clamp(max=1.0) if fade > 0 else torch.ones(side)
+    return torch.minimum(ramp[:, None], ramp[None, :])
+
+
+def pasted(probs: torch.Tensor, windows: list[ZoomWindow], closer: torch.Tensor, fade: float) -> torch.Tensor:
+    """(N, h, w) ``probs`` with each window's (S, S) ``closer`` probabilities, resized to the window (clipped to the
+    picture), put in their place: fully in the middle of each square, fading to the whole frame's over the outer
+    ``fade`` of its half side, so no seam shows and a neighbour the square cuts keeps the whole frame's matte; where
+    squares overlap, each counts by its weight there."""
     height, width = probs.shape[1:]
-    canvas = torch.full_like(probs, -1.0)
+    closer_sum, weight_sum, cover = torch.zeros_like(probs), torch.zeros_like(probs), torch.zeros_like(probs)
     for window, square in zip(windows, closer):
-        patch = F.interpolate(square[None, None], size=(window.side, window.side), mode="area")[0, 0]
         x0, y0 = max(window.x, 0), max(window.y, 0)
         x1, y1 = min(window.x + window.side, width), min(window.y + window.side, height)
         if x1 <= x0 or y1 <= y0:
             continue
-        part = patch[y0 - window.y : y1 - window.y, x0 - window.x : x1 - window.x]
-        target = canvas[window.frame, y0:y1, x0:x1]
-        torch.maximum(target, part, out=target)
-    return torch.where(canvas >= 0, canvas, probs)
+        inside = (slice(y0 - window.y, y1 - window.y), slice(x0 - window.x, x1 - window.x))
+        patch = F.interpolate(square[None, None], size=(window.side, window.side), mode="area")[0, 0][inside]
+        weight = feather(window.side, fade).to(probs.device)[inside]
+        closer_sum[window.frame, y0:y1, x0:x1] += weight * patch
+        weight_sum[window.frame, y0:y1, x0:x1] += weight
+        target = cover[window.frame, y0:y1, x0:x1]
+        torch.maximum(target, weight, out=target)
+    return cover * (closer_sum / weight_sum.clamp(min=1e-6)) + (1 - cover) * probs
 
 
 class PersonZoom:
@@ -128,6 +141,6 @@ class PersonZoom:
             for w in windows
         ])
         if isinstance(probs, torch.Tensor):
-            return pasted(probs, windows, self.segmenter.device_probabilities(crops).float())
+            return pasted(probs, windows, self.segmenter.device_probabilities(crops).float(), self.settings.fade)
         closer = torch.from_numpy(self.segmenter.probabilities(crops))
-        return pasted(torch.from_numpy(probs), windows, closer).numpy()
+        return pasted(torch.from_numpy(probs), windows, closer, self.settings.fade).numpy()

@@ -99,17 +99,20 @@ def test_a_square_beyond_the_picture_repeats_its_edge():
     assert (crop[:, 0] == crop[:, 2]).all() and (crop[2:, :] == crop[1, :]).all()
 
 
-def test_overlapping_squares_keep_the_larger_probability_and_are_clipped_to_the_picture():
-    probs = torch.full((2, 10, 12), 0.3)
-    windows = [ZoomWindow(0, -2, -2, 6), ZoomWindow(0, 2, 2, 4), ZoomWindow(1, 9, 7, 6)]
-    closer = torch.stack([torch.full((8, 8), 0.1), torch.full((8, 8), 0.9), torch.full((8, 8), 0.0)])
-    out = pasted(probs, windows, closer)
-    assert torch.equal(out[0, :2, :2], torch.full((2, 2), 0.1))  # replaced, not maxed with the whole frame's 0.3
-    assert torch.equal(out[0, 2:6, 2:6], torch.full((4, 4), 0.9))  # the larger where the squares overlap
-    assert torch.equal(out[1, 7:, 9:], torch.zeros(3, 3))  # clipped at the bottom right
-    untouched = torch.ones_like(out, dtype=torch.bool)
-    untouched[0, :6, :6] = untouched[1, 7:, 9:] = False
-    assert torch.equal(out[untouched], probs[untouched])
+def test_a_square_replaces_the_middle_fades_at_its_edges_and_overlaps_count_by_weight():
+    probs = torch.full((2, 24, 24), 0.2)
+    windows = [ZoomWindow(0, 2, 2, 12), ZoomWindow(0, 9, 9, 12), ZoomWindow(1, 17, 13, 12)]
+    closer = torch.stack([torch.full((16, 16), 1.0), torch.full((16, 16), 0.0), torch.full((16, 16), 1.0)])
+    out = pasted(probs, windows, closer, fade=0.5)
+    assert out[0, 7, 7] == pytest.approx(1.0) and out[0, 15, 15] == pytest.approx(0.0)  # the squares' middles
+    assert 0.2 < out[0, 3, 8] < 1.0  # near the first square's edge: between the whole frame's 0.2 and its own 1.0
+    weight = (1 - abs(-1 + 2 * 9 / 11)) / 0.5  # pixel 11 is the 10th of 12 in one square, the 3rd in the other
+    assert out[0, 11, 11] == pytest.approx(weight * 0.5 + (1 - weight) * 0.2)  # both weigh alike: half each, faded
+    assert out[1, 19, 23] == pytest.approx(1.0) and torch.equal(out[1, :13], probs[1, :13])  # clipped at the corner
+    outside = torch.ones_like(out, dtype=torch.bool)
+    outside[0, 2:21, 2:21] = outside[1, 13:, 17:] = False
+    assert torch.equal(out[outside], probs[outside])
+    assert torch.equal(pasted(probs, windows, closer, fade=0.0)[0, 2:9, 2:9], torch.ones(7, 7))  # no fade: replaced
 
 
 @pytest.mark.parametrize("kind", ["numpy", "tensor"])
