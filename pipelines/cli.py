@@ -133,15 +133,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from seg.evaluate import evaluate
+    from seg.person_evidence import PersonDetector
     from seg.refine import MatteRefiner
     from seg.segmenter import Segmenter, SegmenterSettings
+    from seg.zoom import PersonZoom
 
     for folder in (args.images, args.masks):
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder")
     segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
     refiner = None if args.network_only else MatteRefiner()
-    report = evaluate(args.images, args.masks, segmenter, refiner, progress=not args.json)
+    zoom = None if args.network_only or args.no_zoom else PersonZoom(segmenter, PersonDetector())
+    report = evaluate(args.images, args.masks, segmenter, refiner, progress=not args.json, zoom=zoom)
     print(json.dumps(report.as_dict()) if args.json else report.as_text())
     return EXIT_OK
 
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--network-only", action="store_true",
                    help="score the bare network (bilinear upsampling) instead of the product's edge-aware matte")
+    e.add_argument("--no-zoom", action="store_true", help="the product's matte without the closer look at small people")
     e.set_defaults(handler=cmd_eval)
 
     r = sub.add_parser("report", help="self-contained HTML curation report of an output folder")

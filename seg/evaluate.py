@@ -35,7 +35,7 @@ class ImageScore:
 
 @dataclass(frozen=True)
 class EvalReport:
-    matte: str  # "product" (cleaned, edge-aware) or "network" (bilinear)
+    matte: str  # "product" (closer look at small people, cleaned, edge-aware), "product without the closer look" or "network" (bilinear)
     images: int
     iou: float
     dice: float
@@ -91,7 +91,7 @@ def evaluate(
             skipped.append(str(exc))
             continue
         scores.append(score(predicted_mask(person.rgb, segmenter, refiner, zoom), person.alpha > 0.5, pair.image.name))
-    matte = "network" if refiner is None else "product"
+    matte = "network" if refiner is None else "product" if zoom is not None else "product without the closer look"
     if not scores:
         return EvalReport(matte, 0, float("nan"), float("nan"), float("nan"), [], skipped)
     ranked = sorted(scores, key=lambda s: s.iou)

@@ -45,7 +45,7 @@ def image_dirs(tmp_path):
 @pytest.mark.parametrize("refiner", [None, MatteRefiner()], ids=["network", "product"])
 def test_half_the_body_scores_half(image_dirs, refiner):
     report = evaluate(*image_dirs, LeftHalfSegmenter(), refiner, progress=False)
-    assert report.images == 3 and report.matte == ("network" if refiner is None else "product")
+    assert report.images == 3 and report.matte == ("network" if refiner is None else "product without the closer look")
     assert report.iou == pytest.approx(0.5, abs=0.02)
     assert report.dice == pytest.approx(2 / 3, abs=0.02)
     assert len(report.worst) == 3 and not report.skipped
