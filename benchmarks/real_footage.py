@@ -21,7 +21,8 @@ unseen on another:
   human-like photos (statues, reliefs, a painted face) are reported apart.
 - **CCP validation**: IoU of the product's matte on the validation photos (stems divisible by 10).
 
-With ``--baseline`` a second model is scored on the same frames and photos in the same run.
+With ``--baseline`` a second model is scored on the same frames and photos in the same run; ``--no-zoom``,
+``--no-mirror`` (and ``--no-baseline-zoom``, ``--no-baseline-mirror``) score a matte without those passes.
 """
 
 from __future__ import annotations
@@ -160,10 +161,20 @@ class ModelReport:
     ccp_iou: float
 
 
-def score_model(model: str, zoomed: bool, args: argparse.Namespace, accepted: dict[str, list[int]],
+@dataclass(frozen=True)
+class MatteMaker:
+    """One scored column: a model and the product's passes around it."""
+
+    model: str
+    zoom: bool  # the closer look at small people (seg.zoom)
+    mirror: bool  # each frame also seen mirrored (SegmenterSettings.mirror)
+
+
+def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str, list[int]],
                 paths: dict[str, Path], uses: dict[str, str]) -> ModelReport:
-    segmenter, refiner = Segmenter(SegmenterSettings(model=model)), MatteRefiner()
-    zoom = PersonZoom(segmenter, PersonDetector()) if zoomed else None
+    model = maker.model
+    segmenter, refiner = Segmenter(SegmenterSettings(model=model, mirror=maker.mirror)), MatteRefiner()
+    zoom = PersonZoom(segmenter, PersonDetector()) if maker.zoom else None
     clips = []
     for name, frames in sorted(accepted.items()):
         if name not in paths:
@@ -226,6 +237,9 @@ def main() -> None:
     parser.add_argument("--zoom", action=argparse.BooleanOptionalAction, default=True,
                         help="the model's mattes with the closer look at small people (seg.zoom), as process makes them")
     parser.add_argument("--baseline-zoom", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                        help="each frame also seen mirrored, the two passes averaged (SegmenterSettings.mirror), as process does")
+    parser.add_argument("--baseline-mirror", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
     parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
     parser.add_argument("--clips", type=Path, nargs="+", default=[Path("../shared/data/real-clips"), Path("data/stock-clips")],
@@ -236,8 +250,10 @@ def main() -> None:
     args = parser.parse_args()
     accepted = accepted_frames(args.frames)
     paths, uses = clip_folders(args.clips)
-    models = {"model": (args.model, args.zoom), **({"baseline": (args.baseline, args.baseline_zoom)} if args.baseline else {})}
-    reports = {name: score_model(model, zoomed, args, accepted, paths, uses) for name, (model, zoomed) in models.items()}
+    makers = {"model": MatteMaker(args.model, args.zoom, args.mirror)}
+    if args.baseline:
+        makers["baseline"] = MatteMaker(args.baseline, args.baseline_zoom, args.baseline_mirror)
+    reports = {name: score_model(maker, args, accepted, paths, uses) for name, maker in makers.items()}
     print_reports(reports)
 
 

@@ -9,6 +9,8 @@ least disturbed by other work on a shared machine). Warm-up batches are excluded
 is timed two ways: from RGB frames (``Segmenter.resize_for_network``, as ``eval`` does for
 photos) and from decoded YUV 4:2:0 pictures (``FrameBatch.scaled_rgb``: the scaling happens in
 the colour conversion, as ``dancematte process`` does for every clip).
+The network rows run as ``process`` does (each frame also seen mirrored unless ``--no-mirror``); ``network, one pass``
+is the network without the mirrored pass, and the ratio is printed.
 The network also runs in PyTorch eager (``network (torch)``) when the segmenter's engine is
 another (ONNX Runtime on the CPU), and the ratio is printed. With ``--baseline`` the baseline
 model is timed in the same run at its own input size (resize + network) and the ratio printed.
@@ -62,8 +64,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--width", type=int, default=1080)
     parser.add_argument("--height", type=int, default=1920)
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                        help="each frame also seen mirrored, as process does by default")
     args = parser.parse_args()
-    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device, mirror=args.mirror))
     refiner = MatteRefiner()
     frames = np.random.default_rng(0).integers(0, 255, (args.batch_size, args.height, args.width, 3), dtype=np.uint8)
     grey = frames[..., 1].copy()
@@ -75,15 +79,16 @@ def main() -> None:
     rows = {
         "resize": lambda: segmenter.resize_for_network(frames),
         "network": lambda: segmenter.probabilities(small),
+        "network, one pass": lambda: segmenter.probabilities(small, mirror=False),
         "resize + network": lambda: segmenter.probabilities(segmenter.resize_for_network(frames)),
         "decoded -> network": lambda: segmenter.probabilities(decoded.scaled_rgb(small.shape[2], small.shape[1])),
         "edge-aware upsample": lambda: refiner.upsample(probs, grey),
     }
     if segmenter.engine != "torch":
-        eager = Segmenter(SegmenterSettings(model=args.model, device=args.device, engine="torch"))
+        eager = Segmenter(SegmenterSettings(model=args.model, device=args.device, engine="torch", mirror=args.mirror))
         rows["network (torch)"] = lambda: eager.probabilities(small)
     if args.baseline:
-        baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device))
+        baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device, mirror=args.mirror))
         rows["baseline resize + network"] = lambda: baseline.probabilities(baseline.resize_for_network(frames))
     timed = timed_rows(rows, args.batches)
     times = {name: median / args.batch_size for name, (median, _) in timed.items()}
@@ -91,6 +96,7 @@ def main() -> None:
     for name, (median, best) in timed.items():
         per_frame, best = median / args.batch_size, best / args.batch_size
         print(f"{name:26s} {per_frame * 1000:7.2f} ms/frame  {1 / per_frame:8.1f} fps  {best * 1000:7.2f} ms/frame")
+    print(f"network / network, one pass (mirror {'on' if args.mirror else 'off'}): {times['network'] / times['network, one pass']:.2f}")
     if "network (torch)" in times:
         print(f"network / network (torch): {times['network'] / times['network (torch)']:.2f}")
     if args.baseline:

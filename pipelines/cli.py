@@ -79,7 +79,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer,
                                 dancers=args.dancers, flow=args.flow, zoom=not args.no_zoom, timeout_s=args.timeout or None,
                                 max_duration_s=args.max_duration or None, max_long_side=args.max_size or None),
-        segmenter=SegmenterSettings(model=args.model, device=args.device),
+        segmenter=SegmenterSettings(model=args.model, device=args.device, mirror=not args.no_mirror),
         show_progress=not args.quiet,
         stale_claim_s=args.stale_claims_after,
         jobs=parse_jobs(args.jobs),
@@ -141,7 +141,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for folder in (args.images, args.masks):
         if not folder.is_dir():
             raise UsageError(f"{folder}: not a folder")
-    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device, mirror=not args.no_mirror))
     refiner = None if args.network_only else MatteRefiner()
     zoom = None if args.network_only or args.no_zoom else PersonZoom(segmenter, PersonDetector())
     report = evaluate(args.images, args.masks, segmenter, refiner, progress=not args.json, zoom=zoom)
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also compute flow_magnitude (optical flow inside the body; about 13 ms a frame on 2 cores)")
     p.add_argument("--no-zoom", action="store_true",
                    help="skip the closer look at people small in the frame (faster; misses more of distant and floor-work dancers)")
+    p.add_argument("--no-mirror", action="store_true",
+                   help="skip the mirrored second pass of each frame (faster; more false positives beside the dancer)")
     p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS", help="per-clip time limit (default 3600; 0: none)")
     p.add_argument("--max-duration", type=float, default=1800, metavar="SECONDS",
                    help="refuse longer clips (default 1800; 0: none)")
@@ -239,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--network-only", action="store_true",
                    help="score the bare network (bilinear upsampling) instead of the product's edge-aware matte")
     e.add_argument("--no-zoom", action="store_true", help="the product's matte without the closer look at small people")
+    e.add_argument("--no-mirror", action="store_true", help="each image seen once, without the mirrored second pass")
     e.set_defaults(handler=cmd_eval)
 
     r = sub.add_parser("report", help="self-contained HTML curation report of an output folder")

@@ -119,6 +119,7 @@ def output_settings(settings: RunSettings) -> dict:
     return {
         "model": file_digest(model_dir / "model.safetensors"),
         "long_side": settings.segmenter.long_side or model_long_side(model_dir),
+        "mirror": settings.segmenter.mirror,  # each frame also seen mirrored
         "formats": sorted(settings.process.formats),
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses

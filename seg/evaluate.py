@@ -36,6 +36,7 @@ class ImageScore:
 @dataclass(frozen=True)
 class EvalReport:
     matte: str  # "product" (closer look at small people, cleaned, edge-aware), "product without the closer look" or "network" (bilinear)
+    mirror: bool  # each image also seen mirrored, the two passes averaged (``SegmenterSettings.mirror``)
     images: int
     iou: float
     dice: float
@@ -45,12 +46,13 @@ class EvalReport:
 
     def as_dict(self) -> dict:
         return {
-            "matte": self.matte, "images": self.images, "iou": self.iou, "dice": self.dice, "boundary_f": self.boundary_f,
+            "matte": self.matte, "mirror": self.mirror, "images": self.images, "iou": self.iou, "dice": self.dice, "boundary_f": self.boundary_f,
             "worst": [s.__dict__ for s in self.worst], "skipped": self.skipped,
         }
 
     def as_text(self) -> str:
-        lines = [f"{self.matte} matte: images {self.images}  IoU {self.iou:.4f}  Dice {self.dice:.4f}  boundary F {self.boundary_f:.4f}"]
+        mirror = ", mirrored pass" if self.mirror else ""
+        lines = [f"{self.matte} matte{mirror}: images {self.images}  IoU {self.iou:.4f}  Dice {self.dice:.4f}  boundary F {self.boundary_f:.4f}"]
         if self.worst:
             lines.append("worst by IoU:")
             lines += [f"  {s.name}  IoU {s.iou:.4f}  Dice {s.dice:.4f}  BF {s.boundary_f:.4f}" for s in self.worst]
@@ -93,10 +95,11 @@ def evaluate(
         scores.append(score(predicted_mask(person.rgb, segmenter, refiner, zoom), person.alpha > 0.5, pair.image.name))
     matte = "network" if refiner is None else "product" if zoom is not None else "product without the closer look"
     if not scores:
-        return EvalReport(matte, 0, float("nan"), float("nan"), float("nan"), [], skipped)
+        return EvalReport(matte, segmenter.mirror, 0, float("nan"), float("nan"), float("nan"), [], skipped)
     ranked = sorted(scores, key=lambda s: s.iou)
     return EvalReport(
         matte,
+        segmenter.mirror,
         len(scores),
         float(np.mean([s.iou for s in scores])),
         float(np.mean([s.dice for s in scores])),

@@ -6,6 +6,11 @@ clip is never squashed. The steps around the network (uint8 to normalised float,
 probability) are part of the module that runs (``PersonProbability``), so on the CPU they run
 inside ONNX Runtime with the network (``seg.onnx_engine``, about twice PyTorch's speed there;
 about 1 ms a frame less than doing those steps in PyTorch around it), on CUDA in PyTorch with fp16.
+
+With ``mirror`` (the default) each frame is also seen mirrored left to right, in the same batch, and
+the two passes' probabilities are averaged: the network's false positives beside a dancer (a parked car,
+the dark underside of an arch, a striped pole) differ more between the two views than the dancer does, so
+the mean has fewer of them. It costs a second network pass.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class SegmenterSettings:
     device: str = "auto"
     long_side: int | None = None  # None: what the model was trained at
     engine: str = "auto"  # auto: ONNX Runtime on the CPU, PyTorch on CUDA; torch for a model still training
+    mirror: bool = True  # each frame also seen mirrored, the two passes averaged (see the module docstring)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -113,6 +119,7 @@ class Segmenter:
         model_dir = None if model is not None else resolve_model_path(settings.model)
         self.long_side = settings.long_side or (model_long_side(model_dir) if model_dir else DEFAULT_LONG_SIDE)
         self.model_name = settings.model
+        self.mirror = settings.mirror
         if settings.engine == "onnx" and self.device.type != "cpu":
             raise DeviceError("--engine onnx runs on the CPU only (use --device cpu)")
         use_onnx = settings.engine == "onnx" or (settings.engine == "auto" and self.device.type == "cpu")
@@ -140,23 +147,38 @@ class Segmenter:
             return shrink_pictures_torch(torch.from_numpy(frames).to(self.device), h, w)
         return np.stack([shrink(f, w, h) for f in frames])
 
-    def probabilities(self, small: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Person probability (N, h, w) float32 for frames already at network resolution."""
+    def probabilities(self, small: np.ndarray | torch.Tensor, mirror: bool | None = None) -> np.ndarray:
+        """Person probability (N, h, w) float32 for frames already at network resolution; ``mirror``: also seen
+        mirrored, the two passes averaged (default: the settings')."""
+        mirror = self.mirror if mirror is None else mirror
         if self._onnx is None:
-            return np.ascontiguousarray(self.device_probabilities(small).cpu().numpy())
-        _, h, w, _ = small.shape
-        rgb = np.pad(np.asarray(small), ((0, 0), (0, padded(h) - h), (0, padded(w) - w), (0, 0)), mode="edge")
-        return np.ascontiguousarray(self._onnx(rgb)[:, :h, :w])
+            return np.ascontiguousarray(self.device_probabilities(small, mirror).cpu().numpy())
+        rgb = np.asarray(small)
+        _, h, w, _ = rgb.shape
+        if mirror:
+            rgb = np.concatenate([rgb, rgb[:, :, ::-1]])
+        rgb = np.pad(rgb, ((0, 0), (0, padded(h) - h), (0, padded(w) - w), (0, 0)), mode="edge")
+        probs = self._onnx(rgb)[:, :h, :w]
+        if mirror:
+            n = len(probs) // 2
+            probs = (probs[:n] + probs[n:, :, ::-1]) / 2
+        return np.ascontiguousarray(probs)
 
     @torch.inference_mode()
-    def device_probabilities(self, small: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def device_probabilities(self, small: np.ndarray | torch.Tensor, mirror: bool | None = None) -> torch.Tensor:
         """``probabilities`` from the PyTorch engine left on its device, for a batch refined there (CUDA)."""
+        mirror = self.mirror if mirror is None else mirror
         rgb = torch.as_tensor(small, device=self.device)
         _, h, w, _ = rgb.shape
+        if mirror:
+            rgb = torch.cat([rgb, rgb.flip(2)])
         rows, cols = (torch.arange(padded(n), device=self.device).clamp_(max=n - 1) for n in (h, w))
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            probs = self._network(rgb[:, rows][:, :, cols])  # edge padding, as np.pad's "edge"
-        return probs[:, :h, :w]
+            probs = self._network(rgb[:, rows][:, :, cols])[:, :h, :w]  # edge padding, as np.pad's "edge"
+        if mirror:
+            n = len(probs) // 2
+            probs = (probs[:n] + probs[n:].flip(2)) / 2
+        return probs
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """Mattes (N, H, W) float32 0..1 at the frames' own resolution (bilinear upsampling)."""

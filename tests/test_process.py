@@ -152,13 +152,16 @@ def test_readme_main_job_on_the_bundled_sample(tmp_path):
     assert len(frames) == 180 and frames["person_present"].all()
 
 
-def test_flow_and_zoom_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
+def test_flow_zoom_and_mirror_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
     clip, truth = dance_clip
     out = tmp_path / "out"
-    argv = ["process", str(clip), "--out", str(out), "--format", "luma", "--flow", "--no-zoom", "--device", "cpu", "--quiet"]
+    argv = ["process", str(clip), "--out", str(out), "--format", "luma", "--flow", "--no-zoom", "--no-mirror", "--device", "cpu",
+            "--quiet"]
     assert main(argv) == 0
     frames = pd.read_parquet(out / "stats")
     assert frames["flow_magnitude"].iloc[1:].notna().all() and (frames["flow_magnitude"].iloc[1:] > 0).any()
     settings = json.loads(load_clips(out).iloc[0]["settings"])
     assert settings["formats"] == ["luma"] and settings["flow"] is True and settings["dancers"] == "main"
-    assert settings["zoom"] is None and json.loads(load_clips(processed[2]).iloc[0]["settings"])["zoom"]["margin"] > 1
+    default = json.loads(load_clips(processed[2]).iloc[0]["settings"])
+    assert settings["zoom"] is None and default["zoom"]["margin"] > 1
+    assert settings["mirror"] is False and default["mirror"] is True

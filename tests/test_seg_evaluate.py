@@ -12,7 +12,9 @@ HEIGHT, WIDTH, LONG_SIDE = 192, 128, 96
 
 
 class LeftHalfSegmenter:
-    """Stands in for ``Segmenter``: 'sees' the bright body and predicts only its left half."""
+    """Stands in for ``Segmenter``: 'sees' the bright body and predicts only its left half, in one pass."""
+
+    mirror = False
 
     def resize_for_network(self, frames: np.ndarray) -> np.ndarray:
         return np.stack([shrink(f, LONG_SIDE * WIDTH // HEIGHT, LONG_SIDE) for f in frames])
@@ -46,6 +48,7 @@ def image_dirs(tmp_path):
 def test_half_the_body_scores_half(image_dirs, refiner):
     report = evaluate(*image_dirs, LeftHalfSegmenter(), refiner, progress=False)
     assert report.images == 3 and report.matte == ("network" if refiner is None else "product without the closer look")
+    assert report.as_dict()["mirror"] is False and ", mirrored pass" not in report.as_text()
     assert report.iou == pytest.approx(0.5, abs=0.02)
     assert report.dice == pytest.approx(2 / 3, abs=0.02)
     assert len(report.worst) == 3 and not report.skipped

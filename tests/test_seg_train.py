@@ -76,8 +76,11 @@ def test_eval_cli_prints_json_with_iou_and_dice(trained, people_dirs, capsys):
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert 0 <= result["iou"] <= 1 and 0 <= result["dice"] <= 1 and result["images"] == 9 and result["matte"] == "product"
-    assert main(["eval", "--images", str(images), "--masks", str(masks), "--model", str(settings.out), "--json", "--no-zoom"]) == 0
-    assert json.loads(capsys.readouterr().out)["matte"] == "product without the closer look"
+    assert result["mirror"] is True
+    argv = ["eval", "--images", str(images), "--masks", str(masks), "--model", str(settings.out), "--json", "--no-zoom", "--no-mirror"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["matte"] == "product without the closer look" and result["mirror"] is False
 
 
 def test_resume_continues_from_checkpoint(trained, tmp_path):

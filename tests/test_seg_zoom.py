@@ -35,11 +35,13 @@ class RedOnlyUpClose:
 
     def __init__(self) -> None:
         self.crops: list[np.ndarray] = []
+        self.crops_mirrored: list[bool | None] = []
 
-    def probabilities(self, small: np.ndarray) -> np.ndarray:
+    def probabilities(self, small: np.ndarray, mirror: bool | None = None) -> np.ndarray:
         if small.shape[1] != small.shape[2]:
             return np.zeros(small.shape[:3], np.float32)
         self.crops.extend(small)
+        self.crops_mirrored.append(mirror)
         return (small[..., 0] > 128).astype(np.float32)
 
 
@@ -71,6 +73,7 @@ def test_a_small_person_the_whole_frame_missed_is_found_in_place():
     h, w = probs.shape
     truth = shrink((frame[..., 0] > 128).astype(np.uint8) * 255, w, h) >= 128
     assert len(network.crops) == 1 and network.crops[0].shape == (LONG_SIDE, LONG_SIDE, 3)
+    assert network.crops_mirrored == [False]  # squares are seen once, whatever the segmenter's mirror setting
     assert iou(probs > 0.5, truth) > 0.8  # within a network pixel of the person: the crop went back where it came from
     window = np.zeros_like(truth)
     window[int(h * 500 / HEIGHT) - 8 : int(h * 660 / HEIGHT) + 8, int(w * 300 / WIDTH) - 12 : int(w * 340 / WIDTH) + 12] = True
@@ -119,7 +122,7 @@ def test_a_square_replaces_the_middle_fades_at_its_edges_and_overlaps_count_by_w
 def test_the_result_has_the_type_of_the_probabilities_given(kind):
     frame = frame_with((300, 500, 40, 160))
     network = RedOnlyUpClose()
-    network.device_probabilities = lambda small: torch.from_numpy(network.probabilities(np.asarray(small)))
+    network.device_probabilities = lambda small, mirror=None: torch.from_numpy(network.probabilities(np.asarray(small), mirror))
     h, w = network_size(HEIGHT, WIDTH, LONG_SIDE)
     small = shrink(frame, w, h)[None]
     probs = network.probabilities(small)
