@@ -1,6 +1,6 @@
 """Temporal stability: matte flicker on a still dancer, and lag on a moving one, with and without smoothing.
 
-    .venv/bin/python benchmarks/flicker.py [--model NAME] [--frames 48]
+    .venv/bin/python benchmarks/flicker.py [--model NAME] [--frames 48] [--no-mirror]
 
 Still clip: one validation person pasted once over a fixed background; each frame gets
 fresh sensor noise and JPEG compression (what a phone does to a still scene). Flicker =
@@ -59,8 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                        help="each frame also seen mirrored, as process does by default")
     args = parser.parse_args()
-    segmenter = Segmenter(SegmenterSettings(model=args.model, device="cpu"))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device="cpu", mirror=args.mirror))
     refiner = MatteRefiner()
     person = Person.load(PEOPLE / "images" / "0010.jpg", PEOPLE / "masks" / "0010.png").cropped()
     rng = np.random.default_rng(0)
