@@ -74,9 +74,11 @@ frame while no track qualifies and the main matte is empty (at most ``max_checks
 score first; at a cut every track is due again and loses its evidence): the detector looks at a crop around the track, and each person it finds goes to the track
 under their torso (where the network missed the torso, to the track filling most of their body's
 circle). Once the clip has had a person found, the choice above is made among the tracks found a
-person within ``hold_s`` and the main dancer, if it has been found a person since the last cut (so
-a main dancer the detector misses for a while, spinning or turned away, keeps its place); with none,
-the main matte is empty. A clip where no person is ever found (a tiny or far-away figure, a back
+person within ``hold_s``. While no track is, the main dancer keeps its place if it has been found a
+person since the last cut (a dancer the detector misses for a while, spinning or turned away); but
+a main track found nobody on for ``hold_s`` while someone is found on another track has drifted
+off its dancer (onto a spectator it touched) and gives way at once. With no candidate the main
+matte is empty. A clip where no person is ever found (a tiny or far-away figure, a back
 view) keeps the choice among all tracks, and so does a clip's start until a person is found.
 Evidence is about a track, not its pixels: a track that is a person merged with clutter passes whole.
 """
@@ -447,13 +449,15 @@ class DancerTracker:
 
     def _candidates(self, time_s: float) -> list[_Track]:
         """The tracks that may be the main dancer: all, until a check has found a person in the clip; then
-        those found a person within ``hold_s``, and the main dancer if it has been found a person since
-        the last cut."""
+        those found a person within ``hold_s``; with none, the main dancer if it has been found a person
+        since the last cut."""
         if not self._person_found:
             return self._tracks
         hold_s = self.evidence.settings.hold_s
-        return [t for t in self._tracks if t.person_s is not None
-                and (t.id == self._main or time_s - t.person_s <= hold_s)]
+        fresh = [t for t in self._tracks if t.person_s is not None and time_s - t.person_s <= hold_s]
+        if fresh:
+            return fresh
+        return [t for t in self._tracks if t.id == self._main and t.person_s is not None]
 
     def _choose_main(self, time_s: float) -> int:
         """The main dancer at ``time_s``, with hysteresis (module docstring)."""

@@ -216,6 +216,23 @@ def test_a_spinning_dancer_the_detector_misses_stays_main_beside_a_bigger_person
     assert (main == owner_of(owner, dancer)).all()
 
 
+def test_a_main_track_found_nobody_on_for_hold_s_while_someone_else_is_found_gives_way():
+    """As when the main track has drifted off its dancer onto a spectator it touched: the checks find the person
+    elsewhere, never on it."""
+    frames = 120
+    drifted = person_matte([Placement(60 + 6 * np.sin(i / 4), 150, 150, 0) for i in range(frames)])  # big, central
+    other = person_matte(walking(frames, 122, 126, 200, 80))  # small, at the edge, found all along
+    seen = drifted.copy()
+    seen[24:] = 0  # found a person until frame 24, never after
+    probs = np.maximum(drifted, other)
+    main, owner = track(probs, pictures_seen(seen, other), RedPeople())
+    main_id, other_id = owner_of(owner, drifted)[0], owner_of(owner, other)[0]
+    assert (main[:60] == main_id).all(), "within hold_s of its last person it keeps its place"
+    assert (main[80:] == other_id).all(), "past hold_s without a person, while the other is found: it gives way"
+    main, _ = track(probs, pictures_seen(seen, np.zeros_like(other)), RedPeople())
+    assert (main == main_id).all(), "nobody found anywhere: the main dancer keeps its place"
+
+
 def test_when_the_main_dancer_leaves_only_someone_found_a_person_within_hold_s_takes_over():
     frames = 96
     dancer = person_matte([Placement(60 + 8 * np.sin(i / 4), 140, 150, 5 * np.sin(i / 3)) for i in range(frames)])
