@@ -40,7 +40,7 @@ class SyntheticClipSpec:
     ``rotation`` is the clockwise turn players apply (display-matrix metadata); the stored
     pictures are the display pictures turned back. ``vfr`` draws each frame's duration
     from 0.5..1.5 nominal frames. The container comes from the file suffix and must take
-    the codec and AAC audio (.mp4, .mov, .mkv).
+    the codec and the audio codec (AAC: .mp4, .mov, .mkv; MP3: also .avi).
     """
 
     width: int = 180
@@ -52,6 +52,7 @@ class SyntheticClipSpec:
     vfr: bool = False
     codec: str = "libx264"
     pix_fmt: str = "yuv420p"
+    audio_codec: str = "aac"
     seed: int = 0
     click_every_s: float = 0.0  # > 0: a full-scale 2 ms click on the tone at 0.5 s and every this many seconds
     cut_every_s: float = 0.0  # > 0: a hard cut to another background every this many seconds
@@ -131,7 +132,7 @@ def make_clip(
         video.codec_context.flags |= Flags.frame_duration  # keep the exact (VFR) frame durations
         if quarter_turns:
             video.set_display_rotation(-spec.rotation)  # PyAV takes counter-clockwise degrees
-        audio = _SineTone(container.add_stream("aac", rate=AUDIO_RATE, layout="mono"), end_s, spec.click_every_s) if spec.audio else None
+        audio = _SineTone(container.add_stream(spec.audio_codec, rate=AUDIO_RATE, layout="mono"), end_s, spec.click_every_s) if spec.audio else None
         for i, tick in enumerate(pts):
             t = float(tick * time_base)
             progress = i / max(spec.frames - 1, 1)
@@ -158,7 +159,7 @@ def make_clip(
 
 @dataclass
 class _SineTone:
-    """A 440 Hz AAC tone (with clicks, see ``click_times``), encoded in step with the video so the file stays interleaved."""
+    """A 440 Hz tone (with clicks, see ``click_times``), encoded in step with the video so the file stays interleaved."""
 
     stream: av.audio.stream.AudioStream
     end_s: float

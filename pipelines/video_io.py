@@ -8,7 +8,9 @@ single frame decodes raises ``VideoReadError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 import threading
 from functools import cached_property
@@ -184,6 +186,43 @@ def probe(path: Path) -> ClipInfo:
         )
 
 
+REORDER_WINDOW = 8  # frames: deeper than the B-frame reordering of AVI's packed streams
+
+
+def display_timestamps(frames: Iterable[av.VideoFrame], frame_ticks: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decoded frames (display order) with increasing pts.
+
+    AVI stores no presentation times, so a stream with B-frames in an AVI (MPEG-4 Part 2 from
+    Xvid or DivX, H.264) decodes with its frames' pts in decode order (1, 2, 4, 3, 5, 7, 6, ...),
+    which no muxer takes. The frames' own pts sorted within a sliding window of ``REORDER_WINDOW``
+    frames are their display times; increasing pts pass unchanged. A frame without pts is placed
+    one nominal frame (``frame_ticks``) after the previous one, and one stamped at or before the
+    previous one (a repeated pts) one tick after it.
+    """
+    window: deque[av.VideoFrame] = deque()
+    stamps: list[int] = []  # heap of the pts of the window's frames that have one
+    last: int | None = None
+
+    def released() -> tuple[int, av.VideoFrame]:
+        nonlocal last
+        frame = window.popleft()
+        if frame.pts is None:
+            pts = 0 if last is None else last + frame_ticks
+        else:
+            pts = heapq.heappop(stamps)
+        last = pts if last is None or pts > last else last + 1
+        return last, frame
+
+    for frame in frames:
+        window.append(frame)
+        if frame.pts is not None:
+            heapq.heappush(stamps, frame.pts)
+        if len(window) > REORDER_WINDOW:
+            yield released()
+    while window:
+        yield released()
+
+
 class ClipReader:
     """Decode a clip into ``FrameBatch`` es (threaded decoding).
 
@@ -232,15 +271,13 @@ class ClipReader:
 
         The last frame lasts until the stream's end where the container records it (packet
         durations follow decode order, so with B-frames they are not display durations),
-        else its packet duration, else one nominal frame. A frame without pts is placed one
-        nominal frame after the previous one.
+        else its packet duration, else one nominal frame; the pts are ``display_timestamps``.
         """
         frame_ticks = round(1 / (self.info.fps * self.info.time_base))
         stream = self._stream
         end = stream.start_time + stream.duration if stream.duration and stream.start_time is not None else None
         held: tuple[int, av.VideoFrame] | None = None
-        for frame in self._decoded_frames():
-            pts = frame.pts if frame.pts is not None else (held[0] if held else -frame_ticks) + frame_ticks
+        for pts, frame in display_timestamps(self._decoded_frames(), frame_ticks):
             if held is not None:
                 yield held[0], pts - held[0], held[1]
             held = pts, frame

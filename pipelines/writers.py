@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -148,7 +149,7 @@ class AudioTrack:
         self._packets = self._input.demux(in_stream)
         self._pending: av.Packet | None = None
         self._output = output
-        self._copy = in_stream.codec_context.name in copyable
+        self._copy = in_stream.codec_context.codec.canonical_name in copyable  # "mp3", not the decoder "mp3float"
         if self._copy:
             self.stream = output.add_stream_from_template(in_stream)
             return
@@ -179,7 +180,7 @@ class AudioTrack:
             except av.InvalidDataError:
                 continue  # a damaged audio packet becomes a short gap, as with video
             for frame in frames:
-                self._output.mux(self.stream.encode(frame))
+                self._output.mux(self.stream.encode(in_samples(frame)))
 
     def finish(self) -> None:
         """Mux the rest of the source audio and flush the encoder."""
@@ -189,6 +190,15 @@ class AudioTrack:
 
     def close(self) -> None:
         self._input.close()
+
+
+def in_samples(frame: av.AudioFrame) -> av.AudioFrame:
+    """``frame`` timed in samples (time base 1 / its sample rate), as the encoder's resampling expects: a
+    frame timed in packets (MP3 in AVI: 1152 samples a tick) comes out of it with repeated timestamps."""
+    if frame.pts is not None and frame.time_base != Fraction(1, frame.sample_rate):
+        frame.pts = round(frame.pts * frame.time_base * frame.sample_rate)
+        frame.time_base = Fraction(1, frame.sample_rate)
+    return frame
 
 
 class EncodedVideoWriter(PartialOutput):

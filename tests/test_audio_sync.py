@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,7 +22,10 @@ def click_times(path: Path) -> np.ndarray:
     loud = []
     with av.open(str(path)) as container:
         for frame in container.decode(container.streams.audio[0]):
-            peaks = np.flatnonzero(np.abs(frame.to_ndarray()).max(axis=0) > 0.6)
+            samples = frame.to_ndarray()
+            if np.issubdtype(samples.dtype, np.integer):  # PCM
+                samples = samples / np.iinfo(samples.dtype).max
+            peaks = np.flatnonzero(np.abs(samples).max(axis=0) > 0.6)
             loud.append(float(frame.pts * frame.time_base) + peaks / frame.sample_rate)
     times = np.concatenate(loud)
     return times[np.diff(times, prepend=-np.inf) > 1.0]
@@ -55,3 +59,23 @@ def test_clicks_stay_on_their_frames_for_3_minutes(long_outputs, name):
     source_video, output_video = video_times(source), video_times(mattes / name)
     tolerance = 1e-3 if name.endswith(".webm") else 1e-4  # WebM stores milliseconds
     assert len(output_video) == len(source_video) and np.abs(output_video - source_video).max() < tolerance
+
+
+def test_an_avi_with_mp3_audio_keeps_its_sound_in_step_in_every_export(tmp_path):
+    """MP3 in AVI is timed in packets (1152 samples a tick), which the AAC and Opus encoders' resampling turned
+    into repeated timestamps: every video export failed on such a clip (a real MPEG-4 AVI did)."""
+    spec = SyntheticClipSpec(width=64, height=112, frames=48, fps=12, codec="mpeg4", audio_codec="libmp3lame",
+                             ticks_per_frame=1, click_every_s=1.5)
+    make_clip(tmp_path / "avi.avi", [procedural_person()], spec)
+    with av.open(str(tmp_path / "avi.avi")) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name.startswith("mp3") and audio.time_base != Fraction(1, audio.sample_rate)
+    code = main(["process", str(tmp_path / "avi.avi"), "--out", str(tmp_path / "out"), "--format",
+                 "prores,webm,luma,composite", "--device", "cpu", "--quiet"])
+    assert code == 0
+    expected = click_times(tmp_path / "avi.avi")
+    assert len(expected) == 3  # 0.5, 2.0 and 3.5 s
+    for name in ("avi.mov", "avi.webm", "avi.luma.mp4", "avi.composite.mp4"):
+        clicks = click_times(tmp_path / "out" / "mattes" / name)
+        assert len(clicks) == len(expected) and np.abs(clicks - expected).max() < 0.005, name
+        assert len(video_times(tmp_path / "out" / "mattes" / name)) == spec.frames, name

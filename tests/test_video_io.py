@@ -12,7 +12,7 @@ import pytest
 
 from broken_files import garble_packets, write_audio_only, write_text_as_video
 from pipelines.synthetic import TICKS_PER_FRAME, SyntheticClipSpec, frame_pts, make_clip, procedural_person
-from pipelines.video_io import ClipReader, VideoReadError, probe
+from pipelines.video_io import REORDER_WINDOW, ClipReader, VideoReadError, display_timestamps, probe
 
 SMALL = SyntheticClipSpec(width=64, height=112, frames=12, fps=12)
 
@@ -131,3 +131,33 @@ def test_clip_without_a_decodable_frame_fails(tmp_path: Path) -> None:
     garble_packets(path, tmp_path / "noise.mp4", None)
     with pytest.raises(VideoReadError, match=r"^noise\.mp4: no decodable video frame$"):
         read_all(tmp_path / "noise.mp4")
+
+
+@dataclasses.dataclass
+class StampedFrame:
+    """A decoded frame as ``display_timestamps`` sees it: its pts (None: none) and which frame it is."""
+
+    pts: int | None
+    index: int = 0
+
+
+def stamps(pts: list[int | None], frame_ticks: int = 10) -> tuple[list[int], list[int]]:
+    timed = list(display_timestamps([StampedFrame(p, i) for i, p in enumerate(pts)], frame_ticks))
+    return [t for t, _ in timed], [f.index for _, f in timed]
+
+
+def test_frames_of_an_avi_with_packed_b_frames_get_their_display_times_in_order():
+    """AVI stores no presentation times: a Xvid/DivX stream with B-frames decodes with pts in decode order."""
+    decode_order = [1, 2, 4, 3, 5, 7, 6, 8, 10, 9, 11, 13, 12, 14]
+    times, frames = stamps(decode_order)
+    assert times == list(range(1, 15)) and frames == list(range(14)), "pictures keep their order, times are sorted"
+    ordinary = [0, 5, 17, 18, 40]  # already increasing (variable frame rate): unchanged
+    assert stamps(ordinary)[0] == ordinary
+
+
+def test_frames_without_or_with_repeated_pts_still_get_increasing_times():
+    assert stamps([None, None, 30, None])[0] == [0, 10, 30, 40], "no pts: one nominal frame after the previous one"
+    assert stamps([0, 10, 10, 10, 50])[0] == [0, 10, 11, 12, 50], "a repeated pts: one tick after the previous one"
+    late = [0] + list(range(100, 100 + REORDER_WINDOW + 1)) + [5]  # further out of order than the window reaches
+    times = stamps(late)[0]
+    assert len(times) == len(late) and all(b > a for a, b in zip(times, times[1:]))
