@@ -22,7 +22,10 @@ unseen on another:
 - **CCP validation**: IoU of the product's matte on the validation photos (stems divisible by 10).
 
 With ``--baseline`` a second model is scored on the same frames and photos in the same run; ``--no-zoom``,
-``--no-mirror`` (and ``--no-baseline-zoom``, ``--no-baseline-mirror``) score a matte without those passes.
+``--no-mirror`` (and ``--no-baseline-zoom``, ``--no-baseline-mirror``) score a matte without those passes,
+``--frame-long-side N`` (``--baseline-frame-long-side``) with whole frames seen at long side N instead of the
+model's own (``seg.segmenter.frame_long_side``). ``--no-main`` leaves out the main-dancer matte, which needs every
+clip processed whole (most of a run's time): about a minute instead of ten to fifteen.
 """
 
 from __future__ import annotations
@@ -119,17 +122,18 @@ def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Pa
 
 
 def score_clip(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, clip: Path, frames: list[int],
-               labels: Path, group: str, scratch: Path) -> ClipScore:
+               labels: Path, group: str, scratch: Path | None) -> ClipScore:
+    """IoU (or the share called person) of the everyone matte and, unless ``scratch`` is None, the main one (else nan)."""
     rgb = decoded_frames(clip, set(frames))
-    main = main_mattes(segmenter, clip, frames, scratch, zoom is not None)
+    main = main_mattes(segmenter, clip, frames, scratch, zoom is not None) if scratch else {}
     person, nobody = [], []
     for index in frames:
         truth = label_mask(cv2.imread(str(labels / f"{clip.stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
         everyone = predicted_mask(rgb[index], segmenter, refiner, zoom)
         if truth.any():
-            person.append((iou(everyone, truth), iou(main[index], truth)))
+            person.append((iou(everyone, truth), iou(main[index], truth) if main else np.nan))
         else:  # IoU would be 0 for a single pixel called person: the share called person says how much
-            nobody.append((person_share(everyone), person_share(main[index])))
+            nobody.append((person_share(everyone), person_share(main[index]) if main else np.nan))
     return ClipScore(clip.name, group, person, nobody)
 
 
@@ -168,12 +172,14 @@ class MatteMaker:
     model: str
     zoom: bool  # the closer look at small people (seg.zoom)
     mirror: bool  # each frame also seen mirrored (SegmenterSettings.mirror)
+    frame_long_side: int | None = None  # whole frames at this long side; None: the model's own
 
 
 def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str, list[int]],
                 paths: dict[str, Path], uses: dict[str, str]) -> ModelReport:
     model = maker.model
-    segmenter, refiner = Segmenter(SegmenterSettings(model=model, mirror=maker.mirror)), MatteRefiner()
+    segmenter = Segmenter(SegmenterSettings(model=model, mirror=maker.mirror, long_side=maker.frame_long_side))
+    refiner = MatteRefiner()
     zoom = PersonZoom(segmenter, PersonDetector()) if maker.zoom else None
     clips = []
     for name, frames in sorted(accepted.items()):
@@ -181,7 +187,7 @@ def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str,
             print(f"  {name}: not in any --clips folder, left out", flush=True)
             continue
         clips.append(score_clip(segmenter, refiner, zoom, paths[name], sorted(frames), args.labels,
-                                clip_group(name, uses), args.work / "scratch"))
+                                clip_group(name, uses), args.work / "scratch" if args.main else None))
         print(f"  {model}: {name} done", flush=True)
     person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos")
     ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, zoom=zoom, progress=False, only=is_validation)
@@ -240,6 +246,10 @@ def main() -> None:
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                         help="each frame also seen mirrored, the two passes averaged (SegmenterSettings.mirror), as process does")
     parser.add_argument("--baseline-mirror", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--frame-long-side", type=int, help="whole frames seen at this long side (default: the model's own)")
+    parser.add_argument("--baseline-frame-long-side", type=int)
+    parser.add_argument("--main", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the main-dancer matte (each clip processed whole: most of a run's time)")
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
     parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
     parser.add_argument("--clips", type=Path, nargs="+", default=[Path("../shared/data/real-clips"), Path("data/stock-clips")],
@@ -250,9 +260,9 @@ def main() -> None:
     args = parser.parse_args()
     accepted = accepted_frames(args.frames)
     paths, uses = clip_folders(args.clips)
-    makers = {"model": MatteMaker(args.model, args.zoom, args.mirror)}
+    makers = {"model": MatteMaker(args.model, args.zoom, args.mirror, args.frame_long_side)}
     if args.baseline:
-        makers["baseline"] = MatteMaker(args.baseline, args.baseline_zoom, args.baseline_mirror)
+        makers["baseline"] = MatteMaker(args.baseline, args.baseline_zoom, args.baseline_mirror, args.baseline_frame_long_side)
     reports = {name: score_model(maker, args, accepted, paths, uses) for name, maker in makers.items()}
     print_reports(reports)
 

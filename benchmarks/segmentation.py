@@ -1,6 +1,7 @@
 """Segmentation speed: milliseconds per 1080x1920 frame at a given batch size.
 
     .venv/bin/python benchmarks/segmentation.py [--model NAME] [--baseline NAME] [--device auto] [--batch-size 8] [--batches 10]
+        [--long-side N] [--baseline-long-side N]
 
 Prints the time of the network resize + forward pass alone, and the edge-aware
 upsampling to full resolution alone, each as ms/frame and fps: the median over ``--batches``
@@ -13,7 +14,9 @@ The network rows run as ``process`` does (each frame also seen mirrored unless `
 is the network without the mirrored pass, and the ratio is printed.
 The network also runs in PyTorch eager (``network (torch)``) when the segmenter's engine is
 another (ONNX Runtime on the CPU), and the ratio is printed. With ``--baseline`` the baseline
-model is timed in the same run at its own input size (resize + network) and the ratio printed.
+model is timed in the same run at its own input size (resize + network) and the ratio printed; ``--long-side`` and
+``--baseline-long-side`` give either whole frames at another long side than the model's (``--baseline`` may name the
+same model, to time two input sizes against each other).
 """
 
 from __future__ import annotations
@@ -66,8 +69,10 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                         help="each frame also seen mirrored, as process does by default")
+    parser.add_argument("--long-side", type=int, help="whole frames at this long side (default: the model's own)")
+    parser.add_argument("--baseline-long-side", type=int)
     args = parser.parse_args()
-    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device, mirror=args.mirror))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device=args.device, mirror=args.mirror, long_side=args.long_side))
     refiner = MatteRefiner()
     frames = np.random.default_rng(0).integers(0, 255, (args.batch_size, args.height, args.width, 3), dtype=np.uint8)
     grey = frames[..., 1].copy()
@@ -85,10 +90,12 @@ def main() -> None:
         "edge-aware upsample": lambda: refiner.upsample(probs, grey),
     }
     if segmenter.engine != "torch":
-        eager = Segmenter(SegmenterSettings(model=args.model, device=args.device, engine="torch", mirror=args.mirror))
+        eager = Segmenter(SegmenterSettings(model=args.model, device=args.device, engine="torch", mirror=args.mirror,
+                                            long_side=args.long_side))
         rows["network (torch)"] = lambda: eager.probabilities(small)
     if args.baseline:
-        baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device, mirror=args.mirror))
+        baseline = Segmenter(SegmenterSettings(model=args.baseline, device=args.device, mirror=args.mirror,
+                                               long_side=args.baseline_long_side))
         rows["baseline resize + network"] = lambda: baseline.probabilities(baseline.resize_for_network(frames))
     timed = timed_rows(rows, args.batches)
     times = {name: median / args.batch_size for name, (median, _) in timed.items()}

@@ -40,7 +40,7 @@ from pipelines.video_io import VideoReadError, error_reason
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
 from seg.refine import RefineSettings
-from seg.segmenter import Segmenter, SegmenterSettings, model_long_side
+from seg.segmenter import Segmenter, SegmenterSettings, frame_long_side
 from seg.zoom import ZoomSettings
 
 
@@ -118,7 +118,7 @@ def output_settings(settings: RunSettings) -> dict:
     model_dir = resolve_model_path(settings.segmenter.model)
     return {
         "model": file_digest(model_dir / "model.safetensors"),
-        "long_side": settings.segmenter.long_side or model_long_side(model_dir),
+        "long_side": settings.segmenter.long_side or frame_long_side(model_dir),  # whole frames (squares: the model's training size)
         "mirror": settings.segmenter.mirror,  # each frame also seen mirrored
         "formats": sorted(settings.process.formats),
         "writer": asdict(settings.process.writer),

@@ -2,7 +2,9 @@
 
 The network sees each frame resized once (aspect ratio kept, long side ``long_side``)
 and padded to a multiple of 32; the padding is cropped off the output, so a vertical
-clip is never squashed. The steps around the network (uint8 to normalised float, logits to
+clip is never squashed. A saved model gives whole frames its own ``frame_long_side``
+(``inference.json``, chosen on the real-footage check) when it has one, else the size
+it was trained at, which the closer look's squares are always given at (``seg.zoom``). The steps around the network (uint8 to normalised float, logits to
 probability) are part of the module that runs (``PersonProbability``), so on the CPU they run
 inside ONNX Runtime with the network (``seg.onnx_engine``, about twice PyTorch's speed there;
 about 1 ms a frame less than doing those steps in PyTorch around it), on CUDA in PyTorch with fp16.
@@ -97,11 +99,21 @@ def model_long_side(model_dir: Path) -> int:
     return DEFAULT_LONG_SIDE
 
 
+def frame_long_side(model_dir: Path) -> int:
+    """The long side whole frames are given to a saved model at: ``frame_long_side`` in its ``inference.json``,
+    else the size it was trained at. Video frames may be best seen a little smaller than the photos a model was
+    trained on; the model card says how its figure was chosen."""
+    meta = model_dir / "inference.json"
+    if meta.is_file():
+        return int(json.loads(meta.read_text())["frame_long_side"])
+    return model_long_side(model_dir)
+
+
 @dataclass(frozen=True)
 class SegmenterSettings:
     model: str = DEFAULT_MODEL
     device: str = "auto"
-    long_side: int | None = None  # None: what the model was trained at
+    long_side: int | None = None  # whole frames; None: the model's frame_long_side (see frame_long_side)
     engine: str = "auto"  # auto: ONNX Runtime on the CPU, PyTorch on CUDA; torch for a model still training
     mirror: bool = True  # each frame also seen mirrored, the two passes averaged (see the module docstring)
 
@@ -117,7 +129,8 @@ class Segmenter:
         self.device = pick_device(settings.device)
         self.dtype = inference_dtype(self.device)
         model_dir = None if model is not None else resolve_model_path(settings.model)
-        self.long_side = settings.long_side or (model_long_side(model_dir) if model_dir else DEFAULT_LONG_SIDE)
+        self.trained_side = model_long_side(model_dir) if model_dir else DEFAULT_LONG_SIDE  # the closer look's squares
+        self.long_side = settings.long_side or (frame_long_side(model_dir) if model_dir else self.trained_side)
         self.model_name = settings.model
         self.mirror = settings.mirror
         if settings.engine == "onnx" and self.device.type != "cpu":

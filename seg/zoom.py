@@ -4,7 +4,8 @@ The network sees a whole 1080x1920 frame at its own long side (320 pixels): a fu
 from the camera, a breakdancer on the ground, a backlit figure, is then a few dozen pixels tall and
 often missed altogether. ``PersonZoom`` finds the people with the BlazePose person detector
 (``seg.person_evidence``), cuts a square around each one whose body is small in the frame from the
-full-resolution picture, runs the network on it at its own input size and puts those probabilities
+full-resolution picture, runs the network on it at the size it was trained at (``Segmenter.trained_side``:
+whole frames may be seen smaller, see ``seg.segmenter``) and puts those probabilities
 in place of the whole-frame ones inside the square, fading into them towards its edges.
 People who already fill much of the frame, as in most vertical dance clips, are left to the first
 pass: a closer look adds nothing there and costs a second pass. The squares are seen once, not also
@@ -134,7 +135,7 @@ class PersonZoom:
         probabilities with closer looks at ``windows`` put in (same type and device)."""
         if not windows:
             return probs
-        size = self.segmenter.long_side
+        size = self.segmenter.trained_side
         scale_y, scale_x = frames.shape[1] / probs.shape[1], frames.shape[2] / probs.shape[2]
         crops = np.stack([
             shrink(padded_crop(frames[w.frame], round(w.x * scale_x), round(w.y * scale_y),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from seg.composite import Placement, paste, procedural_background
 from seg.metrics import iou
 from seg.models import DEFAULT_MODEL, WEIGHTS_DIR, shipped_models
 from seg.onnx_engine import MAX_SESSIONS, OnnxNetwork
-from seg.segmenter import DeviceError, PersonProbability, Segmenter, SegmenterSettings
+from seg.segmenter import DeviceError, PersonProbability, Segmenter, SegmenterSettings, network_size
 
 # The model card reports IoU ~0.9 on the CCP validation photos at their own size; here each
 # validation person is composited onto clutter at 9:16 and 16:9, small (150-270 px high), where
@@ -38,6 +39,19 @@ def test_default_model_ships_small_fp16_with_a_model_card():
 
     with safe_open(str(folder / "model.safetensors"), "pt") as f:
         assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} <= {"F16", "I64"}
+
+
+def test_whole_frames_are_seen_at_the_models_frame_long_side_and_squares_at_its_training_size(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(WEIGHTS_DIR / DEFAULT_MODEL, folder)
+    trained = json.loads((folder / "training.json").read_text())["long_side"]
+    (folder / "inference.json").write_text(json.dumps({"frame_long_side": trained - 64}))
+    segmenter = Segmenter(SegmenterSettings(model=str(folder), device="cpu"))
+    assert (segmenter.long_side, segmenter.trained_side) == (trained - 64, trained)
+    assert segmenter.input_size(1920, 1080) == network_size(1920, 1080, trained - 64)
+    assert Segmenter(SegmenterSettings(model=str(folder), device="cpu", long_side=96)).long_side == 96  # asked for
+    (folder / "inference.json").unlink()
+    assert Segmenter(SegmenterSettings(model=str(folder), device="cpu")).long_side == trained
 
 
 @pytest.mark.parametrize("height, width", [(320, 180), (180, 320)])

@@ -31,7 +31,7 @@ def people(*bodies: tuple[float, float, float, float]) -> PersonDetections:
 class RedOnlyUpClose:
     """Stands in for ``Segmenter``: misses everyone in a whole (non-square) frame; in a square crop, the red pixels."""
 
-    long_side = LONG_SIDE
+    long_side = trained_side = LONG_SIDE
 
     def __init__(self) -> None:
         self.crops: list[np.ndarray] = []
@@ -78,6 +78,18 @@ def test_a_small_person_the_whole_frame_missed_is_found_in_place():
     window = np.zeros_like(truth)
     window[int(h * 500 / HEIGHT) - 8 : int(h * 660 / HEIGHT) + 8, int(w * 300 / WIDTH) - 12 : int(w * 340 / WIDTH) + 12] = True
     assert not probs[~window].any()  # outside the person's square the whole-frame pass stands
+
+
+def test_squares_are_seen_at_the_size_the_model_was_trained_at_when_whole_frames_are_seen_smaller():
+    network = RedOnlyUpClose()
+    network.long_side, network.trained_side = LONG_SIDE * 3 // 4, LONG_SIDE
+    h, w = network_size(HEIGHT, WIDTH, network.long_side)
+    frame = frame_with((300, 500, 40, 160))
+    small = shrink(frame, w, h)[None]
+    zoom = PersonZoom(network, red_people)
+    probs = zoom(frame[None], zoom.windows(small), network.probabilities(small))[0]
+    assert [crop.shape for crop in network.crops] == [(LONG_SIDE, LONG_SIDE, 3)]
+    assert probs.shape == (h, w) and probs.any()
 
 
 def test_people_who_fill_the_frame_get_no_second_look():
