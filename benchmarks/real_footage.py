@@ -17,8 +17,10 @@ unseen on another:
   are scored apart, by the share of the picture each matte calls person: IoU there would be 0 for
   a single pixel.
 - **Person-free photos**: the check side of ``data/splits/no-people.csv``, whole and as 9:16 crops
-  (``seg.metrics.portrait_windows``); every pixel the product's matte calls person is wrong. The
-  human-like photos (statues, reliefs, a painted face) are reported apart.
+  (``seg.metrics.portrait_windows``); every pixel the product's matte calls person is wrong. The everyone matte is
+  scored on both; the default main-dancer matte (gated by the person detector) on the crops, each held still as a
+  1-second clip and processed as a user would. The human-like photos (statues, reliefs, a painted face) are
+  reported apart.
 - **CCP validation**: IoU of the product's matte on the validation photos (stems divisible by 10).
 
 With ``--baseline`` a second model is scored on the same frames and photos in the same run; ``--no-zoom``,
@@ -56,6 +58,7 @@ from seg.zoom import PersonZoom
 FRAMES_TABLE = Path(__file__).with_name("real_footage_frames.csv")
 GROUPS = ("dance (check-only)", "dance, stock clips (check side)", "other check-only", "train+check, check side")
 COLUMN = 15  # width of a score column
+STILL_FPS, STILL_FRAMES = 12, 12  # a person-free photo held still as a 1-second clip for process
 
 
 @dataclass(frozen=True)
@@ -143,18 +146,44 @@ class PersonFreeScore:
     human_like: bool
     whole: float  # share of the whole photo called person
     crops: float  # mean share over its 9:16 crops
+    main_crops: float  # mean share of the default main-dancer matte over its 9:16 crops held as still clips (nan: not scored)
 
 
-def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, photos: Path) -> list[PersonFreeScore]:
+def still_clip(rgb: np.ndarray, path: Path) -> Path:
+    """``rgb`` held for ``STILL_FRAMES`` frames as an H.264 clip (cut to even sides): a scene filmed with nobody in it."""
+    picture = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=STILL_FPS, options={"crf": "16"})
+        stream.height, stream.width = picture.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for _ in range(STILL_FRAMES):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def main_share_of_still(segmenter: Segmenter, rgb: np.ndarray, scratch: Path, zoom: bool) -> float:
+    """Mean share of the frames' pictures the default main-dancer matte covers on ``rgb`` held still."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    clip = still_clip(rgb, scratch / "still.mp4")
+    mattes = main_mattes(segmenter, clip, list(range(STILL_FRAMES)), scratch / "out", zoom)
+    return float(np.mean([person_share(matte) for matte in mattes.values()]))
+
+
+def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, photos: Path,
+                      scratch: Path | None) -> list[PersonFreeScore]:
+    """Shares called person on the check photos: the everyone matte whole and on 9:16 crops, and unless ``scratch``
+    is None the default main-dancer matte on the crops held as still clips (``process`` as a user runs it)."""
     scores = []
     for entry in read_split(NO_PEOPLE_SPLIT):
         if entry.side != "check":
             continue
         rgb = cv2.cvtColor(cv2.imread(str(photos / entry.file)), cv2.COLOR_BGR2RGB)
         whole = person_share(predicted_mask(rgb, segmenter, refiner, zoom))
-        crops = [person_share(predicted_mask(np.ascontiguousarray(rgb[window]), segmenter, refiner, zoom))
-                 for window in portrait_windows(*rgb.shape[:2])]
-        scores.append(PersonFreeScore(entry.file, entry.human_like, whole, float(np.mean(crops))))
+        windows = [np.ascontiguousarray(rgb[window]) for window in portrait_windows(*rgb.shape[:2])]
+        crops = [person_share(predicted_mask(window, segmenter, refiner, zoom)) for window in windows]
+        main = [main_share_of_still(segmenter, window, scratch, zoom is not None) for window in windows] if scratch else [np.nan]
+        scores.append(PersonFreeScore(entry.file, entry.human_like, whole, float(np.mean(crops)), float(np.mean(main))))
     return scores
 
 
@@ -189,7 +218,7 @@ def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str,
         clips.append(score_clip(segmenter, refiner, zoom, paths[name], sorted(frames), args.labels,
                                 clip_group(name, uses), args.work / "scratch" if args.main else None))
         print(f"  {model}: {name} done", flush=True)
-    person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos")
+    person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos", args.work / "stills" if args.main else None)
     ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, zoom=zoom, progress=False, only=is_validation)
     return ModelReport(clips, person_free, ccp.iou)
 
@@ -224,11 +253,13 @@ def print_reports(reports: dict[str, ModelReport]) -> None:
             print(clip_line(row[0].clip, [[score] for score in row]))
         print(clip_line(f"   all frames of the {len(rows)} clips", [list(model) for model in zip(*rows)]))
     print(clip_line("all accepted frames", [reports[n].clips for n in names]))
-    print(f"\nperson-free photos (check side): share called person, 0 is right\n{'photos':40s}{'count':>7s}"
-          + "".join(f"{name + ' whole':>18s}{name + ' 9:16':>18s}" for name in names))
+    print(f"\nperson-free photos (check side): share called person, 0 is right (all: the everyone matte, whole photo and"
+          f" 9:16 crops;\nmain: the default main-dancer matte on the 9:16 crops held still as 1-second clips)\n{'photos':40s}{'count':>7s}"
+          + "".join(f"{name + ' whole':>18s}{name + ' 9:16':>18s}{name + ' main 9:16':>18s}" for name in names))
     for label, human_like in (("ordinary", False), ("human-like (statues, reliefs, a face)", True)):
         chosen = {n: [s for s in reports[n].person_free if s.human_like == human_like] for n in names}
-        cells = "".join(f"{np.mean([s.whole for s in chosen[n]]):18.4f}{np.mean([s.crops for s in chosen[n]]):18.4f}" for n in names)
+        cells = "".join(f"{np.mean([s.whole for s in chosen[n]]):18.4f}{np.mean([s.crops for s in chosen[n]]):18.4f}"
+                        f"{np.mean([s.main_crops for s in chosen[n]]):18.4f}" for n in names)
         print(f"{label:40s}{len(chosen[names[0]]):7d}{cells}")
     for name in names:
         worst = sorted(reports[name].person_free, key=lambda s: -s.whole)[:5]
