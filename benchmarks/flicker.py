@@ -1,6 +1,6 @@
 """Temporal stability: matte flicker on a still dancer, and lag on a moving one, with and without smoothing.
 
-    .venv/bin/python benchmarks/flicker.py [--model NAME] [--frames 48] [--no-mirror]
+    .venv/bin/python benchmarks/flicker.py [--model NAME] [--frames 48] [--no-mirror] [--long-side N]
 
 Still clip: one validation person pasted once over a fixed background; each frame gets
 fresh sensor noise and JPEG compression (what a phone does to a still scene). Flicker =
@@ -61,8 +61,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                         help="each frame also seen mirrored, as process does by default")
+    parser.add_argument("--long-side", type=int, help="whole frames at this long side (default: the model's own)")
     args = parser.parse_args()
-    segmenter = Segmenter(SegmenterSettings(model=args.model, device="cpu", mirror=args.mirror))
+    segmenter = Segmenter(SegmenterSettings(model=args.model, device="cpu", mirror=args.mirror, long_side=args.long_side))
     refiner = MatteRefiner()
     person = Person.load(PEOPLE / "images" / "0010.jpg", PEOPLE / "masks" / "0010.png").cropped()
     rng = np.random.default_rng(0)
