@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 USAGE_ERRORS = (  # (module, class): exit code 2
     ("pipelines.discovery", "InputError"), ("pipelines.run", "OutputFolderError"), ("seg.models", "ModelNotFoundError"),
-    ("seg.segmenter", "DeviceError"), ("seg.train", "TrainingError"),
+    ("seg.segmenter", "DeviceError"), ("seg.segmenter", "ModelSettingsError"), ("seg.train", "TrainingError"),
 )
 
 

@@ -40,6 +40,10 @@ class DeviceError(Exception):
     """The requested device or engine cannot be used."""
 
 
+class ModelSettingsError(Exception):
+    """A saved model folder's settings file cannot be used."""
+
+
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` means CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
     if name == "auto":
@@ -104,9 +108,15 @@ def frame_long_side(model_dir: Path) -> int:
     else the size it was trained at. Video frames may be best seen a little smaller than the photos a model was
     trained on; the model card says how its figure was chosen."""
     meta = model_dir / "inference.json"
-    if meta.is_file():
-        return int(json.loads(meta.read_text())["frame_long_side"])
-    return model_long_side(model_dir)
+    if not meta.is_file():
+        return model_long_side(model_dir)
+    try:
+        side = int(json.loads(meta.read_text())["frame_long_side"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelSettingsError(f"{meta}: no usable frame_long_side ({type(exc).__name__}: {exc})") from exc
+    if side < PAD_MULTIPLE:
+        raise ModelSettingsError(f"{meta}: frame_long_side {side} is below {PAD_MULTIPLE} pixels")
+    return side
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from analytics import load_clips
 from pipelines.cli import main
 from pipelines.video_io import read_alpha
 from seg.metrics import iou
+from seg.models import DEFAULT_MODEL, WEIGHTS_DIR
 
 # The shipped model scores IoU ~0.9 on the CCP validation photos; the clip composites a
 # validation person (never trained on) at 180x320, where the 1-2 px soft edge is a larger
@@ -135,6 +136,18 @@ def test_usage_errors_exit_2_with_one_line(argv, message, dance_clip, tmp_path, 
     assert main([a.format(clip=dance_clip[0]) for a in argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("settings", ['{"frame_long_side": "tall"}', '{"long_side": 320}', "{frame_long_side: 284", '{"frame_long_side": 8}'])
+def test_a_model_folder_whose_inference_json_is_unusable_is_a_one_line_usage_error(settings, dance_clip, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "model"
+    shutil.copytree(WEIGHTS_DIR / DEFAULT_MODEL, folder)
+    (folder / "inference.json").write_text(settings)
+    monkeypatch.chdir(tmp_path)
+    assert main(["process", str(dance_clip[0]), "--out", "o", "--model", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "inference.json" in err and "frame_long_side" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "mattes").exists() or not any((tmp_path / "o" / "mattes").iterdir())
 
 
 
