@@ -4,8 +4,9 @@ The network sees each frame resized once (aspect ratio kept, long side ``long_si
 and padded to a multiple of 32; the padding is cropped off the output, so a vertical
 clip is never squashed. A saved model gives whole frames its own ``frame_long_side``
 (``inference.json``, chosen on the real-footage check) when it has one, else the size
-it was trained at, which the closer look's squares are always given at (``seg.zoom``). The steps around the network (uint8 to normalised float, logits to
-probability) are part of the module that runs (``PersonProbability``), so on the CPU they run
+it was trained at, which the closer look's squares are always given at (``seg.zoom``).
+The steps around the network (uint8 to normalised float, logits to probability) are part
+of the module that runs (``PersonProbability``), so on the CPU they run
 inside ONNX Runtime with the network (``seg.onnx_engine``, about twice PyTorch's speed there;
 about 1 ms a frame less than doing those steps in PyTorch around it), on CUDA in PyTorch with fp16.
 

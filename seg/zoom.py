@@ -1,7 +1,7 @@
 """A closer look at people the whole-frame pass sees too small.
 
-The network sees a whole 1080x1920 frame at its own long side (320 pixels): a full-body dancer far
-from the camera, a breakdancer on the ground, a backlit figure, is then a few dozen pixels tall and
+The network sees a whole 1080x1920 frame at a long side of a few hundred pixels (``Segmenter.long_side``):
+a full-body dancer far from the camera, a breakdancer on the ground, a backlit figure, is then a few dozen pixels tall and
 often missed altogether. ``PersonZoom`` finds the people with the BlazePose person detector
 (``seg.person_evidence``), cuts a square around each one whose body is small in the frame from the
 full-resolution picture, runs the network on it at the size it was trained at (``Segmenter.trained_side``:
