@@ -112,9 +112,11 @@ def decoded_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     return frames
 
 
-def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path, zoom: bool) -> dict[int, np.ndarray]:
+def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path, zoom: bool,
+                pose_split: bool = True) -> dict[int, np.ndarray]:
     """The main-dancer alpha ``process --format png`` writes for the given frames, at half opacity."""
-    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), zoom=zoom, timeout_s=None, max_duration_s=None))
+    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), zoom=zoom, pose_split=pose_split, timeout_s=None,
+                                                         max_duration_s=None))
     processor.process(clip, scratch, "clip", show_progress=False)
     mattes = {}
     for index in frames:

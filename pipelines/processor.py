@@ -30,6 +30,8 @@ from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
 from pipelines.writers import WriterSettings
 from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancersModeError
 from seg.person_evidence import PersonDetector, PersonEvidence
+from seg.pose_split import PoseSplit
+from seg.poses import PoseFinder
 from seg.refine import MatteRefiner
 from seg.segmenter import Segmenter
 from seg.zoom import PersonZoom
@@ -46,6 +48,7 @@ class ProcessSettings:
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
     flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
     person_evidence: bool = True  # with --dancers main, the main dancer must be found a person (seg.person_evidence)
+    pose_split: bool = True  # with --dancers main, the main dancer is cut from the people they touch (seg.pose_split)
     zoom: bool = True  # a second, closer network pass on people small in the frame (seg.zoom)
     timeout_s: float | None = 3600.0  # per clip; None: no limit
     max_duration_s: float | None = 1800.0  # longer clips are refused; None: no limit
@@ -110,6 +113,7 @@ class ClipProcessor:
         self.evidence = (PersonEvidence(PersonDetector())
                          if settings.person_evidence and settings.dancers == "main" else None)
         self.zoom_detector = PersonDetector() if settings.zoom else None
+        self.pose_finder = PoseFinder() if settings.pose_split and settings.dancers == "main" else None
 
     def process(self, path: Path, out_dir: Path, clip_id: str, show_progress: bool = True) -> ClipOutcome:
         """Write every requested output for ``path`` and return its per-frame statistics."""
@@ -122,6 +126,7 @@ class ClipProcessor:
             bar = tqdm(total=info.frames, desc=clip_id[:30], unit="frame", leave=False, disable=not show_progress)
             smoother = self.refiner.temporal()
             tracker = DancerTracker(evidence=self.evidence)
+            split = PoseSplit(self.pose_finder) if self.pose_finder is not None else None
             shots = ShotChangeDetector(info.fps)
             zoom = PersonZoom(self.segmenter, self.zoom_detector) if self.zoom_detector is not None else None
 
@@ -140,7 +145,10 @@ class ClipProcessor:
             def refine(item: NetworkBatch) -> SegmentedBatch:
                 batch, grey, cuts = item.frames, item.grey, item.cuts
                 low_res = self.refiner.clean(smoother(item.probs, cuts))
-                layers = tracker.update(low_res, batch.times_s, cuts, item.pictures).layers(low_res, settings.dancers)
+                dancers = tracker.update(low_res, batch.times_s, cuts, item.pictures)
+                if split is not None:
+                    dancers = split(dancers, batch.frame_rgb, batch.times_s, cuts)
+                layers = dancers.layers(low_res, settings.dancers)
                 luma = batch.grey()
                 alphas = [self.refiner.upsample(layer.matte, luma) for layer in layers]
                 return SegmentedBatch(batch, layers, alphas, grey, cuts)

@@ -39,6 +39,7 @@ from pipelines.processor import ClipLimitError, ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError, error_reason
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
+from seg.pose_split import PoseSplitSettings
 from seg.refine import RefineSettings
 from seg.segmenter import Segmenter, SegmenterSettings, frame_long_side
 from seg.zoom import ZoomSettings
@@ -125,6 +126,7 @@ def output_settings(settings: RunSettings) -> dict:
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
         "person_evidence": settings.process.person_evidence,  # the main dancer must be found a person
+        "pose_split": asdict(PoseSplitSettings()) if settings.process.pose_split else None,  # bystanders cut from the main dancer
         "zoom": asdict(ZoomSettings()) if settings.process.zoom else None,  # the closer look at small people
         "flow": settings.process.flow,
     }

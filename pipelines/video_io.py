@@ -90,6 +90,12 @@ class FrameBatch:
         rgb = [convert(p, format="rgb24").to_ndarray() for p in self.pictures]
         return upright(np.stack(rgb), self.rotation, axes=(1, 2))
 
+    def frame_rgb(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 upright RGB of frame ``index`` of the batch, without converting the others."""
+        if "rgb" in self.__dict__:
+            return self.rgb[index]
+        return upright(convert(self.pictures[index], format="rgb24").to_ndarray()[None], self.rotation, axes=(1, 2))[0]
+
     def scaled_rgb(self, width: int, height: int) -> np.ndarray:
         """(N, height, width, 3) uint8 upright RGB, scaled with an area filter in the same pass as the conversion."""
         size = (height, width) if self.rotation % 180 else (width, height)

@@ -165,11 +165,11 @@ def test_readme_main_job_on_the_bundled_sample(tmp_path):
     assert len(frames) == 180 and frames["person_present"].all()
 
 
-def test_flow_zoom_and_mirror_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
+def test_flow_zoom_mirror_and_pose_split_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
     clip, truth = dance_clip
     out = tmp_path / "out"
-    argv = ["process", str(clip), "--out", str(out), "--format", "luma", "--flow", "--no-zoom", "--no-mirror", "--device", "cpu",
-            "--quiet"]
+    argv = ["process", str(clip), "--out", str(out), "--format", "luma", "--flow", "--no-zoom", "--no-mirror", "--no-pose-split",
+            "--device", "cpu", "--quiet"]
     assert main(argv) == 0
     frames = pd.read_parquet(out / "stats")
     assert frames["flow_magnitude"].iloc[1:].notna().all() and (frames["flow_magnitude"].iloc[1:] > 0).any()
@@ -178,3 +178,4 @@ def test_flow_zoom_and_mirror_flags_and_settings_are_recorded(tmp_path, dance_cl
     default = json.loads(load_clips(processed[2]).iloc[0]["settings"])
     assert settings["zoom"] is None and default["zoom"]["margin"] > 1
     assert settings["mirror"] is False and default["mirror"] is True
+    assert settings["pose_split"] is None and default["pose_split"]["scan_every_s"] > 0

@@ -77,9 +77,11 @@ def test_rotated_clip_comes_out_upright(tmp_path: Path, rotation: int) -> None:
 
 @pytest.mark.parametrize("rotation", [0, 90])
 def test_each_view_of_a_batch_is_the_same_upright_picture(tmp_path: Path, rotation: int) -> None:
-    """``scaled_rgb``, ``grey`` and ``planes`` come straight from the decoded YUV; they agree with ``rgb``."""
+    """``frame_rgb``, ``scaled_rgb``, ``grey`` and ``planes`` come straight from the decoded YUV; they agree with ``rgb``."""
     path, _ = synthetic(tmp_path, "clip.mp4", dataclasses.replace(SMALL, rotation=rotation))
     batch = read_all(path)[0][0]
+    one = batch.frame_rgb(3)  # converted alone, before the batch's rgb
+    np.testing.assert_array_equal(one, batch.rgb[3])
     rgb = batch.rgb.astype(np.float32)
     assert batch.shape == rgb.shape[:3] == (5, 112, 64)
     small = batch.scaled_rgb(16, 28).astype(np.float32)

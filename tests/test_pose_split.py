@@ -1,0 +1,164 @@
+"""Telling the main dancer from the people standing by: the split rule on made-up mattes with a stand-in pose
+finder that returns stick figures, and the shipped MoveNet model on committed photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seg.composite import Placement, paste
+from seg.dancers import DancerBatch
+from seg.pose_split import PoseSplit, PoseSplitSettings, skeletons
+from seg.poses import KEYPOINTS, PoseFinder, Poses
+
+H, W = 128, 96  # the matte
+SCALE = 2  # picture pixels per matte pixel
+FPS = 25.0
+BODY_H, BODY_W = 80, 20  # a person's box in matte pixels
+
+
+def stick(x: float, top: float) -> np.ndarray:
+    """(17, 2) COCO keypoints of an upright figure whose box (matte pixels) starts at x, top, in picture pixels."""
+    cx, u = x + BODY_W / 2, BODY_H / 8
+    head = [(cx, top + u / 2)] * 5
+    arms = [(cx - 6, top + 1.5 * u), (cx + 6, top + 1.5 * u), (cx - 8, top + 3 * u), (cx + 8, top + 3 * u),
+            (cx - 8, top + 4.2 * u), (cx + 8, top + 4.2 * u)]
+    legs = [(cx - 4, top + 4.3 * u), (cx + 4, top + 4.3 * u), (cx - 5, top + 6 * u), (cx + 5, top + 6 * u),
+            (cx - 5, top + 7.8 * u), (cx + 5, top + 7.8 * u)]
+    return np.array(head + arms + legs, np.float32) * SCALE
+
+
+def body(x: float, top: float) -> np.ndarray:
+    mask = np.zeros((H, W), bool)
+    mask[int(top) : int(top) + BODY_H, int(x) : int(x) + BODY_W] = True
+    return mask
+
+
+class StickFinder:
+    """Stands in for ``PoseFinder``: the figures set for the next look (the crop is the whole picture, see ``finder``)."""
+
+    def __init__(self) -> None:
+        self.figures: list[np.ndarray] = []
+
+    def __call__(self, rgb: np.ndarray) -> Poses:
+        if not self.figures:
+            return Poses.none()
+        points = np.stack(self.figures)
+        return Poses(points, np.full(points.shape[:2], 0.9, np.float32), np.full(len(points), 0.8, np.float32))
+
+
+def frames_with(finder: StickFinder, split: PoseSplit, people: list[tuple[float, float] | None], seen: list[bool],
+                time_s: float, cut: bool = False) -> np.ndarray:
+    """One frame with ``people`` (box x, top; None: not there) merged into main track 1; ``seen`` says whom the
+    finder finds. Returns the main dancer's pixels after the split."""
+    owner = np.zeros((1, H, W), np.int16)
+    for where in people:
+        if where is not None:
+            owner[0][body(*where)] = 1
+    finder.figures = [stick(*where) for where, found in zip(people, seen) if where is not None and found]
+    batch = DancerBatch(owner, np.ones(1, np.int16), (1,))
+    picture = np.zeros((H * SCALE, W * SCALE, 3), np.uint8)
+    out = split(batch, lambda i: picture, np.array([time_s]), np.array([cut]))
+    return out.owner[0] == 1
+
+
+@pytest.fixture
+def finder(monkeypatch) -> StickFinder:
+    """The stand-in finder, with the crop fixed to the whole picture so the figures keep their coordinates."""
+    import seg.pose_split as pose_split
+
+    monkeypatch.setattr(pose_split, "crop_around", lambda mask, scale, margin, shape: (0, 0, shape[1], shape[0]))
+    return StickFinder()
+
+
+def dance_beside(finder: StickFinder, split: PoseSplit, frames: int, dancer_seen=lambda i: True) -> list[np.ndarray]:
+    """A bystander standing at x=20 and a dancer stepping to and fro beside them, touching: one region."""
+    kept = []
+    for i in range(frames):
+        dancer_x = 38 + 14 * abs(np.sin(i / 4))
+        kept.append(frames_with(finder, split, [(20, 30), (dancer_x, 30 + 6 * np.sin(i / 3))], [True, dancer_seen(i)], i / FPS))
+    return kept
+
+
+def test_a_bystander_leaves_the_main_matte_once_seen_still_while_the_dancer_moves(finder):
+    split = PoseSplit(finder)
+    kept = dance_beside(finder, split, 40)
+    bystander = body(20, 30)
+    assert kept[0][bystander].all()  # too soon to tell who stands still: nothing cut
+    last = kept[-1]
+    dancer = body(38 + 14 * abs(np.sin(39 / 4)), 30 + 6 * np.sin(39 / 3))
+    only_bystander = bystander & ~dancer
+    assert last[only_bystander].mean() < 0.2  # at most the edge the two bodies share
+    assert last[dancer].mean() > 0.9
+
+
+def test_a_dancer_the_model_misses_keeps_what_is_not_the_bystander_s(finder):
+    split = PoseSplit(finder)
+    kept = dance_beside(finder, split, 40, dancer_seen=lambda i: i < 25)  # floor moves from frame 25: not found
+    last = kept[-1]
+    bystander = body(20, 30)
+    dancer = body(38 + 14 * abs(np.sin(39 / 4)), 30 + 6 * np.sin(39 / 3)) & ~bystander
+    assert last[bystander].mean() < 0.2
+    assert last[dancer].mean() > 0.7  # the bystander's body reaches a little beyond their skeleton
+
+
+def test_a_dancer_holding_a_pose_stays_the_dancer(finder):
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 30)
+    frozen = (38 + 14 * abs(np.sin(29 / 4)), 30 + 6 * np.sin(29 / 3))  # a freeze: where the dancer last was, for 1 s
+    for i in range(30, 55):
+        kept = frames_with(finder, split, [(20, 30), frozen], [True, True], i / FPS)
+    dancer = body(*frozen) & ~body(20, 30)
+    assert kept[dancer].mean() > 0.9
+    assert kept[body(20, 30) & ~body(*frozen)].mean() < 0.2
+
+
+def test_people_standing_still_together_are_not_told_apart(finder):
+    split = PoseSplit(finder)
+    for i in range(40):
+        kept = frames_with(finder, split, [(20, 30), (38, 30)], [True, True], i / FPS)
+    assert kept[body(20, 30) | body(38, 30)].all()
+
+
+def test_a_cut_forgets_who_stood_by(finder):
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 40)
+    after = frames_with(finder, split, [(20, 30), (50, 30)], [True, True], 40 / FPS, cut=True)
+    assert after[body(20, 30)].all()
+
+
+def test_the_shipped_pose_model_finds_each_of_two_people_on_their_own_body(validation_people):
+    canvas = np.full((640, 480, 3), 120, np.uint8)
+    left, right = validation_people[0], validation_people[1]
+    canvas, alpha_left = paste(canvas, left, Placement(150, 330, 520))
+    canvas, alpha_right = paste(canvas, right, Placement(330, 330, 520))
+    poses = PoseFinder()(canvas)
+    assert len(poses) >= 2
+    on = []
+    for alpha in (alpha_left, alpha_right):
+        shares = []
+        for k in range(len(poses)):
+            xy = np.clip(np.rint(poses.keypoints[k]).astype(int), 0, [canvas.shape[1] - 1, canvas.shape[0] - 1])
+            sure = poses.confidence[k] >= 0.3
+            shares.append((alpha[xy[sure, 1], xy[sure, 0]] > 0.5).mean() if sure.sum() >= 5 else 0.0)
+        on.append(int(np.argmax(shares)))
+        assert max(shares) >= 0.7  # keypoints fall on the person's own matte (joints sit inside the body)
+    assert on[0] != on[1]
+    assert poses.keypoints.shape[1:] == (KEYPOINTS, 2)
+
+
+def test_a_find_of_part_of_a_person_joins_the_whole_person_and_fills_in_their_keypoints():
+    whole = stick(40, 20)
+    legs = whole.copy()
+    legs[:11] += 3.0  # the part's own guesses of the upper body, unsure
+    confidence = np.full((2, KEYPOINTS), 0.9, np.float32)
+    confidence[0, 13:] = 0.1  # the whole find is unsure of its knees and ankles...
+    confidence[1, :11] = 0.1  # ...the legs-only find sure of nothing but the hips down
+    other = stick(5, 20)
+    poses = Poses(np.stack([whole, legs, other]), np.vstack([confidence, np.full((1, KEYPOINTS), 0.9, np.float32)]),
+                  np.array([0.8, 0.5, 0.7], np.float32))
+    found = skeletons(poses, PoseSplitSettings())
+    assert len(found) == 2  # the legs are the first person's, the person beside is someone else
+    first = next(k for k in found if np.allclose(k.keypoints[0], whole[0]))
+    assert first.confident.all()
+    np.testing.assert_array_equal(first.keypoints[13:], legs[13:])
