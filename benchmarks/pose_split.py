@@ -66,8 +66,8 @@ def main() -> None:
     cut_frames = []
     original = pose_split.PoseSplit.__call__
 
-    def counting(self, dancers, picture, times_s, cuts=None):
-        split = original(self, dancers, picture, times_s, cuts)
+    def counting(self, dancers, probs, picture, times_s, cuts=None):
+        split = original(self, dancers, probs, picture, times_s, cuts)
         cut_frames.extend(((dancers.owner == dancers.main[:, None, None]) != (split.owner == split.main[:, None, None]))
                           .any(axis=(1, 2)) & (dancers.main > 0))
         return split

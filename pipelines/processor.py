@@ -147,7 +147,7 @@ class ClipProcessor:
                 low_res = self.refiner.clean(smoother(item.probs, cuts))
                 dancers = tracker.update(low_res, batch.times_s, cuts, item.pictures)
                 if split is not None:
-                    dancers = split(dancers, batch.frame_rgb, batch.times_s, cuts)
+                    dancers = split(dancers, low_res, batch.frame_rgb, batch.times_s, cuts)
                 layers = dancers.layers(low_res, settings.dancers)
                 luma = batch.grey()
                 alphas = [self.refiner.upsample(layer.matte, luma) for layer in layers]

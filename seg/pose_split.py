@@ -5,12 +5,15 @@ matte took the spectators too. ``PoseSplit`` looks for skeletons (``seg.poses``)
 gives the bystanders' pixels back to nobody.
 
 - Looking. Every ``scan_every_s`` while nobody stands by, on every frame while someone does (and ``hold_s``
-  after), on a crop around the main dancer's pixels (``margin`` of their box on each side): a crop keeps the
+  after), on a crop around the main dancer's body (``margin`` of their box on each side): a crop keeps the
   model's six people to those near the dancer and shows them bigger.
 - Standing by. A skeleton stands on the main dancer when at least ``on_share`` of its confident keypoints
-  (``keypoint_min``) lie on the main dancer's pixels. It is *still* when any look ``still_s`` to twice that ago
-  found a skeleton at the same place (keypoints within ``still_share`` of its size on average): spectators stand, a
-  dancer moves. No identities are kept: the model's people are matched by place only, which a dancer's fast
+  (``keypoint_min``) lie on the main dancer's body (its pixels the matte calls person: not the soft edges, nor the
+  background the tracker gives a dancer alone in the frame). It is *still* when any look ``still_s`` to twice that ago
+  found a skeleton at the same place (keypoints within ``still_share`` of its size, median): spectators stand, a
+  dancer moves. It is *moving* when those looks found it nearby (centres within ``near_share`` of its size) but not
+  at the same place; one those looks did not find nearby (the crop moved, the model missed it) is neither. No
+  identities are kept: the model's people are matched by place only, which a dancer's fast
   moves do not confuse.
 - The dancer. A moving skeleton on the main dancer; with several, the one nearest where the dancer was last
   seen (within ``hold_s``), else the one that moved most. A still skeleton where the dancer was last seen is the
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from seg.dancers import DancerBatch
+from seg.dancers import SILHOUETTE_THRESHOLD, DancerBatch
 from seg.poses import HIPS, LIMBS, SHOULDERS, PoseFinder, Poses
 
 
@@ -52,6 +55,7 @@ class PoseSplitSettings:
     on_share: float = 0.3
     still_s: float = 0.4
     still_share: float = 0.1
+    near_share: float = 1.0  # a skeleton of an earlier look this near (centres, share of size) may be the same person
     match_share: float = 0.15  # a still skeleton this near the dancer's last one (share of its size) is the dancer in a freeze
     rest_share: float = 0.2  # with the dancer missed, less than this share of the pixels left is no dancer but slivers
     reach_share: float = 0.08
@@ -83,12 +87,17 @@ class Skeleton:
             return float(np.linalg.norm(self.keypoints[both] - other.keypoints[both], axis=1).mean()) <= share * size
         return float(np.linalg.norm(self.centre - other.centre)) <= share * size
 
+    def near(self, other: Skeleton, share: float) -> bool:
+        """Whether the centres are within ``share`` of this skeleton's size."""
+        return float(np.linalg.norm(self.centre - other.centre)) <= share * self.size
+
     def apart(self, other: Skeleton) -> float:
-        """Mean distance between the keypoints both are sure of, in this skeleton's sizes; inf with fewer than 3."""
+        """Median distance between the keypoints both are sure of, in this skeleton's sizes (a few keypoints the model
+        puts on someone passing in front do not move a standing person); inf with fewer than 3."""
         both = self.confident & other.confident
         if both.sum() < 3:
             return float("inf")
-        return float(np.linalg.norm(self.keypoints[both] - other.keypoints[both], axis=1).mean()) / self.size
+        return float(np.median(np.linalg.norm(self.keypoints[both] - other.keypoints[both], axis=1))) / self.size
 
 
 class PoseSplit:
@@ -103,20 +112,24 @@ class PoseSplit:
         self._looked_s: float | None = None
         self._bystanders_s: float | None = None  # when a look last found someone standing by
 
-    def __call__(self, dancers: DancerBatch, picture: Callable[[int], np.ndarray], times_s: np.ndarray,
+    def __call__(self, dancers: DancerBatch, probs: np.ndarray, picture: Callable[[int], np.ndarray], times_s: np.ndarray,
                  cuts: np.ndarray | None = None) -> DancerBatch:
-        """``dancers`` with each frame's main dancer cut to the dancer's pixels; ``picture(i)`` gives frame i as
-        (H, W, 3) uint8 RGB (any size: the matte's pixels are scaled to it)."""
+        """``dancers`` with each frame's main dancer cut to the dancer's pixels; ``probs`` (N, h, w) are the matte
+        ``dancers`` was tracked on, ``picture(i)`` gives frame i as (H, W, 3) uint8 RGB (any size: the matte's pixels
+        are scaled to it)."""
         owner = dancers.owner.copy()
         for i, time_s in enumerate(np.asarray(times_s, np.float64)):
             if cuts is not None and cuts[i]:
                 self._looks, self._dancer, self._moved, self._looked_s, self._bystanders_s = [], None, False, None, None
             main = int(dancers.main[i])
             mine = owner[i] == main
-            if main == 0 or not mine.any() or not self._due(time_s):
+            if main == 0 or not self._due(time_s):
                 continue
             self._looked_s = time_s
-            keep = self._dancer_pixels(picture(i), mine, time_s)
+            body = mine & (probs[i] > SILHOUETTE_THRESHOLD)  # the main dancer's pixels without its soft edges
+            if not body.any():
+                continue
+            keep = self._dancer_pixels(picture(i), mine, body, time_s)
             owner[i][mine & ~keep] = 0
         return dataclasses.replace(dancers, owner=owner)
 
@@ -125,20 +138,21 @@ class PoseSplit:
         standing_by = self._bystanders_s is not None and time_s - self._bystanders_s <= s.hold_s
         return standing_by or self._looked_s is None or time_s - self._looked_s >= s.scan_every_s
 
-    def _dancer_pixels(self, picture: np.ndarray, mine: np.ndarray, time_s: float) -> np.ndarray:
-        """(h, w) bool the main dancer's pixels that are not a bystander's."""
+    def _dancer_pixels(self, picture: np.ndarray, mine: np.ndarray, body: np.ndarray, time_s: float) -> np.ndarray:
+        """(h, w) bool the main dancer's pixels ``mine`` (with the soft edges and, alone in the frame, the
+        background the tracker gives it) that are not a bystander's; ``body`` is where the matte calls it person."""
         s = self.settings
         scale = picture.shape[1] / mine.shape[1]  # picture pixels per matte pixel
-        x0, y0, x1, y1 = crop_around(mine, scale, s.margin, picture.shape)
+        x0, y0, x1, y1 = crop_around(body, scale, s.margin, picture.shape)
         found = skeletons(self.find_poses(picture[y0:y1, x0:x1]).transformed(1.0, x0, y0), s)
         past = [k for t, look in self._looks if s.still_s <= time_s - t <= 2 * s.still_s for k in look]
         self._looks = [(t, look) for t, look in self._looks if time_s - t < 2 * s.still_s] + [(time_s, found)]
-        standing = [k for k in found if stands_on(k.keypoints[k.confident] / scale, mine, s.on_share)]
+        standing = [k for k in found if stands_on(k.keypoints[k.confident] / scale, body, s.on_share)]
         if not any(s.still_s <= time_s - t for t, _ in self._looks[:-1]):
             return mine  # too soon to tell who stands still
-        moved = [min((k.apart(old) for old in past), default=float("inf")) for k in standing]
+        moved = [min((k.apart(old) for old in past if k.near(old, s.near_share)), default=float("inf")) for k in standing]
         still = [k for k, m in zip(standing, moved) if m <= s.still_share]
-        moving = [(m, k) for k, m in zip(standing, moved) if m > s.still_share]
+        moving = [(m, k) for k, m in zip(standing, moved) if s.still_share < m < float("inf")]  # inf: not seen before
         dancer = self._choose_dancer(moving, still, time_s)
         bystanders = [k for k in still if k is not dancer and k.confident[[*SHOULDERS, *HIPS]].all()]
         if not bystanders or (dancer is None and not self._moved):
@@ -149,7 +163,7 @@ class PoseSplit:
             return mine & (skeleton_distance(dancer, scale, mine.shape, s.bone_share) <= np.min(near, axis=0))
         bodies = np.min([d - s.reach_share * k.size / scale for d, k in zip(near, bystanders)], axis=0)
         rest = mine & (bodies > 0)  # the dancer is on the pixels but the model missed them: what is not the bystanders'
-        return rest if np.count_nonzero(rest) >= s.rest_share * np.count_nonzero(mine) else mine
+        return rest if np.count_nonzero(rest & body) >= s.rest_share * np.count_nonzero(body) else mine
 
     def _choose_dancer(self, moving: list[tuple[float, Skeleton]], still: list[Skeleton], time_s: float) -> Skeleton | None:
         """The dancer: moving, near where the dancer was, else the most moving; a still one where the dancer was."""

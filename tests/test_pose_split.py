@@ -58,7 +58,7 @@ def frames_with(finder: StickFinder, split: PoseSplit, people: list[tuple[float,
     finder.figures = [stick(*where) for where, found in zip(people, seen) if where is not None and found]
     batch = DancerBatch(owner, np.ones(1, np.int16), (1,))
     picture = np.zeros((H * SCALE, W * SCALE, 3), np.uint8)
-    out = split(batch, lambda i: picture, np.array([time_s]), np.array([cut]))
+    out = split(batch, (owner > 0).astype(np.float32), lambda i: picture, np.array([time_s]), np.array([cut]))
     return out.owner[0] == 1
 
 
@@ -111,6 +111,19 @@ def test_a_dancer_holding_a_pose_stays_the_dancer(finder):
     dancer = body(*frozen) & ~body(20, 30)
     assert kept[dancer].mean() > 0.9
     assert kept[body(20, 30) & ~body(*frozen)].mean() < 0.2
+
+
+def test_someone_moving_on_the_background_a_lone_dancer_owns_is_not_on_the_dancer(finder):
+    """Alone in the frame, a dancer owns every pixel (``seg.dancers``); a walker the matte missed is there too."""
+    split = PoseSplit(finder)
+    owner = np.ones((1, H, W), np.int16)
+    probs = body(20, 30).astype(np.float32)[None]  # the matte: the dancer standing still, nobody else
+    batch = DancerBatch(owner, np.ones(1, np.int16), (1,))
+    picture = np.zeros((H * SCALE, W * SCALE, 3), np.uint8)
+    for i in range(40):
+        finder.figures = [stick(20, 30), stick(50 + i, 30)]
+        kept = split(batch, probs, lambda i: picture, np.array([i / FPS]))
+    assert (kept.owner == 1).all()
 
 
 def test_people_standing_still_together_are_not_told_apart(finder):
