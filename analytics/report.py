@@ -36,6 +36,7 @@ from analytics.load import load_clips, load_frames
 from analytics.near_duplicates import clip_signature, near_duplicate_pairs
 from analytics.sampled_frames import sample_frames
 from analytics.schema import CLIPS_FILENAME, STATS_DIRNAME
+from analytics.summary import unconfirmed_note
 
 T = TypeVar("T")
 REPORT_FILENAME = "report.html"
@@ -47,7 +48,7 @@ _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; } th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.n { font-size: 1.3em; } .warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6em 1em; }
+.n { font-size: 1.3em; } .check { background: #fff3cd; border: 1px solid #e0b000; padding: 0 0.3em; font-size: 0.85em; } .warning { background: #fff3cd; border: 1px solid #e0b000; padding: 0.6em 1em; }
 .dup { color: #b00; } .note { color: #777; } img { max-width: 100%; }
 """
 
@@ -163,7 +164,9 @@ def _ranking_table(clips: pd.DataFrame, duplicates: list[tuple[str, str, float]]
     names = ["#", "clip", *features, "tempo (BPM)", "duration", "fps", "resolution", "near-duplicates"]
     head = "".join(f"<th>{name}</th>" for name in names)
     rows = [
-        f"<tr><td class='num'>{i + 1}</td><td><a href='#clip-{i}'>{_text(row['clip'])}</a></td>"
+        f"<tr><td class='num'>{i + 1}</td><td><a href='#clip-{i}'>{_text(row['clip'])}</a>"
+        + (" <span class='check'>check the matte</span>" if unconfirmed_note(row.get("person_confirmed", np.nan)) else "")
+        + "</td>"
         + "".join(f"<td class='num'>{_number(row[name])}</td>" for name in features)
         + f"<td class='num'>{_number(row['tempo_bpm'], 4)}</td>"
         + f"<td class='num'>{_number(row['duration_s'])} s</td><td class='num'>{_number(row['fps'], 4)}</td>"
@@ -235,6 +238,8 @@ def _clip_section(index: int, row: pd.Series, media: ClipMedia, frame_df: pd.Dat
         f" · {_number(row['fps'], 4)} fps · {row['width']}×{row['height']} · model {_text(row['model'])}</p>",
         f"<p>audio: {_beats_text(row)} · shot changes: {_text(_transitions_text(row))}</p>",
     ]
+    if note := unconfirmed_note(row.get("person_confirmed", np.nan)):  # absent from tables before schema 5
+        parts.append(f"<p class='warning'><strong>Check the matte:</strong> {_text(note)}.</p>")
     if media.thumbnails:
         parts.append(f"<img alt='frames of {clip}' src='{media.thumbnails}'>")
     if frame_df is not None and len(frame_df):

@@ -17,8 +17,9 @@ from analytics.columns import Column
 from analytics.stats import FRAME_COLUMNS
 from analytics.summary import SUMMARY_COLUMNS
 
-SCHEMA_VERSION = "4"  # 2: per-frame `dancer`, per-clip `dancers_seen`; 3: per-frame `shot`, per-clip `shots`;
-# 4: per-clip `transitions`, `tempo_bpm`, `beats`, `beat_alignment`, and `shot` counts dissolves and fades too
+SCHEMA_VERSION = "5"  # 2: per-frame `dancer`, per-clip `dancers_seen`; 3: per-frame `shot`, per-clip `shots`;
+# 4: per-clip `transitions`, `tempo_bpm`, `beats`, `beat_alignment`, and `shot` counts dissolves and fades too;
+# 5: per-clip `person_confirmed`
 SCHEMA_VERSION_KEY = "dancematte_schema_version"
 STATS_DIRNAME = "stats"
 CLIPS_FILENAME = "clips.parquet"

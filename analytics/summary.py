@@ -25,6 +25,7 @@ class IntensityScales:
 
 
 INTENSITY_SCALES = IntensityScales()
+UNCONFIRMED_BELOW = 0.5  # a clip whose main dancer was confirmed a person on fewer of its frames is flagged
 
 SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column("presence_ratio", "float64", "Fraction of frames with person_present."),
@@ -76,14 +77,24 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
         "Tracked dancers seen over at least `TrackerSettings.min_seen_s` (default 0.5 s), whatever `--dancers`; "
         "0 when the clip was not tracked.",
     ),
+    Column(
+        "person_confirmed",
+        "float64",
+        "Share of the frames with a main dancer on which the person detector had found a person on it since the last "
+        "shot change (`seg.person_evidence`); low when the main matte may follow something that is not a person, or "
+        "a person the detector does not find (a face close-up, a far-off figure); NaN with `--dancers all|each`, with "
+        "`ProcessSettings(person_evidence=False)` or without a main dancer.",
+    ),
 )
 
 
 def summarise(
-    frame_df: pd.DataFrame, dancers_seen: int = 0, transitions: tuple[Transition, ...] = (), beats: ClipBeats = NO_AUDIO
+    frame_df: pd.DataFrame, dancers_seen: int = 0, transitions: tuple[Transition, ...] = (), beats: ClipBeats = NO_AUDIO,
+    person_confirmed: float = np.nan,
 ) -> dict:
     """The ``SUMMARY_COLUMNS`` of one clip's per-frame table (every row, so every dancer's with ``--dancers
-    each``), its tracker's count of ``dancers_seen``, its shot changes and its beats, as a dict in column order."""
+    each``), its tracker's count of ``dancers_seen`` and share of ``person_confirmed`` main-dancer frames, its shot
+    changes and its beats, as a dict in column order."""
     with_person = frame_df.loc[frame_df["person_present"].astype(bool), "body_area_frac"].astype(np.float64)
     movement_medians = [
         frame_df[name].median() / getattr(INTENSITY_SCALES, name)
@@ -107,6 +118,17 @@ def summarise(
         "beats": beats.beats,
         "beat_alignment": beats.alignment,
         "dancers_seen": dancers_seen,
+        "person_confirmed": person_confirmed,
     }
     return {c.name: summary[c.name] if c.dtype == "str" else np.dtype(c.dtype).type(summary[c.name]).item()
             for c in SUMMARY_COLUMNS}
+
+
+def unconfirmed_note(person_confirmed: float) -> str | None:
+    """The one-line warning for a clip whose main dancer the person detector seldom confirmed, None otherwise (or
+    when it was not checked)."""
+    if pd.isna(person_confirmed) or person_confirmed >= UNCONFIRMED_BELOW:
+        return None
+    return (f"the person detector confirmed the main dancer on {person_confirmed:.0%} of the frames: the matte may "
+            "follow something that is not a person, or a person the detector does not find (a face close-up, a "
+            "far-off figure)")

@@ -105,12 +105,16 @@ def cmd_run_flow(args: argparse.Namespace) -> int:
 
 
 def summarise_reports(reports: list[ClipReport], out: Path) -> int:
-    """Print the one-line summary; the exit code."""
+    """Print a warning line for each processed clip whose matte needs a look, then the one-line summary; the exit code."""
     from pipelines.run import status_counts
 
+    to_check = [r for r in reports if r.status == "ok" and r.note]
+    for report in to_check:
+        print(f"dancematte: warning: {Path(report.input).name}: {report.note}", file=sys.stderr)
     counts = status_counts(reports)
     passed_over = f", {counts['passed over']} other file(s) passed over" if counts["passed over"] else ""
-    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed{passed_over}; "
+    checks = f"; {len(to_check)} to check (see the report)" if to_check else ""
+    print(f"{counts['ok']} processed, {counts['skipped']} skipped, {counts['failed']} failed{passed_over}{checks}; "
           f"manifest: {out / 'manifest.json'}")
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 

@@ -99,6 +99,7 @@ class ClipOutcome:
     outputs: list[Path]
     stats: pd.DataFrame
     dancers_seen: int
+    person_confirmed: float  # DancerTracker.person_confirmed
     transitions: tuple[Transition, ...]  # the shot changes (pipelines.shots)
     beats: ClipBeats  # the audio's tempo and beats and the dancer's alignment with them (analytics.beats)
 
@@ -177,4 +178,5 @@ class ClipProcessor:
             beats = NO_AUDIO
         seconds = time.monotonic() - started
         transitions = tuple(shots.transitions)
-        return ClipOutcome(info, outputs.frames, seconds, written, stats, tracker.dancers_seen, transitions, beats)
+        return ClipOutcome(info, outputs.frames, seconds, written, stats, tracker.dancers_seen, tracker.person_confirmed,
+                           transitions, beats)

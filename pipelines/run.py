@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from analytics import summarise, write_clip_table, write_frame_table
+from analytics.summary import unconfirmed_note
 from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive, remove_abandoned_partials
 from pipelines.discovery import ClipInput, Discovery, PassedOver
 from analytics.atomic import partial_path, write_atomic
@@ -65,7 +66,7 @@ class ClipReport:
     frames: int = 0
     fps: float = 0.0  # processing speed, frames per second
     seconds: float = 0.0
-    note: str | None = None  # why a clip was skipped or not decoded again
+    note: str | None = None  # why a clip was skipped or not decoded again; for one processed, what to check in its matte
 
 
 def status_counts(reports: list[ClipReport]) -> dict[str, int]:
@@ -213,12 +214,13 @@ class Run:
             "width": info.width, "height": info.height, "duration_s": info.duration_s,
             "processing_s": result.seconds, "model": self.settings.segmenter.model, "content_hash": content_hash,
             "settings": json.dumps(self.settings_key, sort_keys=True, default=str),
-            **summarise(result.stats, result.dancers_seen, result.transitions, result.beats),
+            **summarise(result.stats, result.dancers_seen, result.transitions, result.beats, result.person_confirmed),
         }
         with exclusive(out / ".clips.parquet.flock"):  # read-modify-write shared with other runs
             write_clip_table([row], out / "clips.parquet")
         report = ClipReport(str(clip.path), clip.clip_id, "ok", None, [str(p) for p in result.outputs], result.frames,
-                            result.frames / max(result.seconds, 1e-9), result.seconds)
+                            result.frames / max(result.seconds, 1e-9), result.seconds,
+                            note=unconfirmed_note(result.person_confirmed))
         self.ledger.record(clip.clip_id, key, asdict(report))
         return report
 

@@ -79,7 +79,8 @@ person since the last cut (a dancer the detector misses for a while, spinning or
 a main track found nobody on for ``hold_s`` while someone is found on another track has drifted
 off its dancer (onto a spectator it touched) and gives way at once. With no candidate the main
 matte is empty. A clip where no person is ever found (a tiny or far-away figure, a back
-view) keeps the choice among all tracks, and so does a clip's start until a person is found.
+view) keeps the choice among all tracks, and so does a clip's start until a person is found;
+``person_confirmed`` tells how much of the clip's main matte that left unconfirmed.
 Evidence is about a track, not its pixels: a track that is a person merged with clutter passes whole.
 """
 
@@ -228,6 +229,8 @@ class DancerTracker:
         self.settings = settings
         self.evidence = evidence
         self._person_found = False  # a check has found a person in this clip
+        self._main_frames = 0  # frames with a main dancer so far
+        self._confirmed_frames = 0  # ...of which its track had been found a person since the last cut
         self._tracks: list[_Track] = []
         self._ended_seen_s: list[float] = []  # how long each ended track was seen
         self._next_id = 1
@@ -243,6 +246,15 @@ class DancerTracker:
         """Tracks seen over at least ``min_seen_s`` so far."""
         spans = self._ended_seen_s + [t.last_seen_s - t.first_seen_s for t in self._tracks]
         return sum(span >= self.settings.min_seen_s for span in spans)
+
+    @property
+    def person_confirmed(self) -> float:
+        """Share of the frames with a main dancer on which its track had been found a person since the last cut:
+        low when the main matte may follow something that is not a person, or a person the detector does not find
+        (a close-up, a far-off figure); NaN without ``evidence`` or before any frame had a main dancer."""
+        if self.evidence is None or not self._main_frames:
+            return float("nan")
+        return self._confirmed_frames / self._main_frames
 
     def update(
         self, probs: np.ndarray, times_s: np.ndarray, cuts: np.ndarray | None = None, pictures: np.ndarray | None = None
@@ -264,6 +276,7 @@ class DancerTracker:
                 self._check_people(pictures[i], hard, time_s)
             owner[i] = with_soft_edges(hard, silhouette, self.settings.edge_px)
             main[i] = self._choose_main(time_s)
+            self._count_confirmed(int(main[i]))
             self._last_s = time_s
         return DancerBatch(owner, main, tuple(range(1, self._next_id)))
 
@@ -446,6 +459,11 @@ class DancerTracker:
             found = self.evidence.people_on(picture, owner, track.id)
             for person in (t for t in self._tracks if t.id in found):
                 person.checked_s, person.person_s, self._person_found = time_s, time_s, True
+
+    def _count_confirmed(self, main: int) -> None:
+        if main:
+            self._main_frames += 1
+            self._confirmed_frames += any(t.id == main and t.person_s is not None for t in self._tracks)
 
     def _candidates(self, time_s: float) -> list[_Track]:
         """The tracks that may be the main dancer: all, until a check has found a person in the clip; then

@@ -69,7 +69,7 @@ def test_duckdb_reads_the_hive_partitions(out_dir):
 def test_files_carry_the_schema_version_and_column_docs(out_dir):
     (path,) = (out_dir / "stats").glob("clip=Pas de deux é/*.parquet")
     schema = pq.read_schema(path)
-    assert schema.metadata[SCHEMA_VERSION_KEY.encode()] == SCHEMA_VERSION.encode() == b"4"
+    assert schema.metadata[SCHEMA_VERSION_KEY.encode()] == SCHEMA_VERSION.encode() == b"5"
     assert b"body heights per second" in schema.field("centroid_speed").metadata[b"doc"]
     assert "clip" not in schema.names
 
@@ -118,5 +118,5 @@ def test_clips_table_rerun_replaces_the_row_and_keeps_extra_columns(tmp_path):
     assert clips.loc["b", "gpu"] == "H100" and pd.isna(clips.loc["a", "gpu"])
     assert clips["frames"].dtype == np.int64 and clips["n_regions_max"].dtype == np.int64
     assert clips.loc["b", "presence_ratio"] == pytest.approx(0.8)
-    assert pq.read_schema(path).metadata[SCHEMA_VERSION_KEY.encode()] == b"4"
+    assert pq.read_schema(path).metadata[SCHEMA_VERSION_KEY.encode()] == b"5"
     assert not list(tmp_path.glob(".*"))

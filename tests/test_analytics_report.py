@@ -167,3 +167,19 @@ def test_report_measures_the_beats_of_a_clips_table_from_before_schema_4(out_dir
     report = write_report(old).read_text(encoding="utf-8")
     assert "shot changes: not recorded" in report
     assert "no beats (no audio, or no clear pulse)" in report  # the synthetic clips' sine tone has no pulse
+
+
+def test_report_flags_a_clip_whose_main_dancer_the_detector_rarely_confirmed(tmp_path):
+    frames = FrameStatistics("x").update(np.zeros((0, 8, 8), np.float32), np.zeros(0), np.zeros(0, np.int64))
+    base = {"source": "", "frames": 0, "fps": 24.0, "width": 1080, "height": 1920, "duration_s": 0.0,
+            "processing_s": 0.0, "model": "m"}
+    rows = [{"clip": clip, **base, **summarise(frames, person_confirmed=share)}
+            for clip, share in (("statue", 0.2), ("dancer", 0.9), ("everyone", np.nan))]
+    write_clip_table(rows, tmp_path / "clips.parquet")
+    assert load_clips(tmp_path).set_index("clip")["person_confirmed"].tolist()[:2] == [0.2, 0.9]
+    report = write_report(tmp_path).read_text(encoding="utf-8")
+    assert report.count("Check the matte") == 1 and "confirmed the main dancer on 20% of the frames" in report
+    assert report.count("check the matte</span>") == 1  # marked in the ranking too
+    clips = pd.read_parquet(tmp_path / "clips.parquet").drop(columns=["person_confirmed"])  # a table from before schema 5
+    clips.to_parquet(tmp_path / "clips.parquet")
+    assert "Check the matte" not in write_report(tmp_path).read_text(encoding="utf-8")

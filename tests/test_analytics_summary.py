@@ -24,6 +24,7 @@ def test_summary_of_a_moving_square_with_a_gap():
     assert summary["n_regions_max"] == 1
     assert summary["shots"] == 1 and summary["transitions"] == ""
     assert np.isnan(summary["tempo_bpm"]) and summary["beats"] == 0 and np.isnan(summary["beat_alignment"])
+    assert np.isnan(summary["person_confirmed"])  # unknown unless the tracker checked a main dancer
     types = [str if c.dtype == "str" else (int, float) for c in SUMMARY_COLUMNS]
     assert all(isinstance(value, kind) for value, kind in zip(summary.values(), types))
 

@@ -235,6 +235,7 @@ def test_main_dancer_matte_is_as_good_as_the_dancer_alone(duo, tmp_path):
     assert list(frames["frame"]) == list(range(E2E.frames)) and (frames["dancer"] == 1).all()
     clips = load_clips(out).set_index("clip")
     assert clips.loc["duo", "dancers_seen"] == 2 and clips.loc["solo", "dancers_seen"] == 1
+    assert (clips["person_confirmed"] == 1.0).all()  # the detector finds the made-up dancer on every check
 
 
 def test_each_dancer_gets_own_files_and_rows_for_every_frame(duo, tmp_path):
@@ -258,6 +259,7 @@ def test_each_dancer_gets_own_files_and_rows_for_every_frame(duo, tmp_path):
     late = frames[frames["dancer"] == 2].set_index("frame")["person_present"]
     assert not late[:8].any() and late[16:].all()
     assert load_clips(out)["dancers_seen"].tolist() == [2]
+    assert load_clips(out)["person_confirmed"].isna().all()  # no main dancer chosen, none checked
 
 
 def test_a_dancer_whose_matte_breaks_apart_stays_one_dancer():

@@ -74,15 +74,22 @@ def pictures_seen(*mattes_seen: np.ndarray) -> np.ndarray:
     return pictures
 
 
-def track(probs: np.ndarray, pictures: np.ndarray | None = None, finder: RedPeople | None = None,
-          settings: EvidenceSettings = EvidenceSettings(), cuts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(frames,) main dancer and (frames, h, w) owner map, fed in batches of 8."""
+def tracked(probs: np.ndarray, pictures: np.ndarray | None = None, finder: RedPeople | None = None,
+            settings: EvidenceSettings = EvidenceSettings(), cuts: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, DancerTracker]:
+    """(frames,) main dancer, (frames, h, w) owner map and the tracker they were fed to, in batches of 8."""
     tracker = DancerTracker(evidence=None if finder is None else PersonEvidence(finder, settings))
     times_s = np.arange(len(probs)) / FPS
     cuts = np.zeros(len(probs), bool) if cuts is None else cuts
     parts = [tracker.update(probs[a : a + 8], times_s[a : a + 8], cuts[a : a + 8],
                             None if pictures is None else pictures[a : a + 8]) for a in range(0, len(probs), 8)]
-    return np.concatenate([p.main for p in parts]), np.concatenate([p.owner for p in parts])
+    return np.concatenate([p.main for p in parts]), np.concatenate([p.owner for p in parts]), tracker
+
+
+def track(probs: np.ndarray, pictures: np.ndarray | None = None, finder: RedPeople | None = None,
+          settings: EvidenceSettings = EvidenceSettings(), cuts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(frames,) main dancer and (frames, h, w) owner map, fed in batches of 8."""
+    return tracked(probs, pictures, finder, settings, cuts)[:2]
 
 
 def walking(frames: int, x0: float, x1: float, y: float, height: float) -> list[Placement]:
@@ -194,12 +201,26 @@ def test_evidence_holds_between_checks_and_the_statue_never_takes_over():
     assert (main[:48] == person_id).all() and owner_of(owner, statue)[48] == person_id and (main[48:] == 0).all()
 
 
-def test_without_any_detection_in_the_clip_the_old_choice_stands():
+def test_without_any_detection_in_the_clip_the_old_choice_stands_unconfirmed():
     frames = 40
     probs = np.maximum(blob_matte(frames, (54, 40, 130, 250)), person_matte(walking(frames, 14, 22, 180, 100)))
     finder = RedPeople()
-    main, _ = track(probs, pictures_seen(np.zeros_like(probs)), finder)
+    main, _, tracker = tracked(probs, pictures_seen(np.zeros_like(probs)), finder)
     assert finder.calls > 0 and (main == track(probs)[0]).all()
+    assert tracker.person_confirmed == 0.0, "the main matte followed a track no detector confirmed: the clip says so"
+    assert np.isnan(tracked(probs)[2].person_confirmed), "not checked: unknown, not unconfirmed"
+
+
+def test_the_share_of_confirmed_main_dancer_frames_counts_from_the_first_find_and_restarts_at_a_cut():
+    frames = 48
+    person = person_matte(walking(frames, 40, 60, 150, 120))
+    seen = person.copy()
+    seen[:8] = 0  # the detector first sees the person on frame 8
+    cuts = np.arange(frames) == 32  # the same person after a cut: unconfirmed until a check of the new shot finds them
+    seen[32:40] = 0
+    main, _, tracker = tracked(person, pictures_seen(seen), RedPeople(), EvidenceSettings(check_every_s=0.0), cuts)
+    assert (main[:32] > 0).all() and (main[40:] > 0).all()
+    assert tracker.person_confirmed == pytest.approx((48 - 8 - 8) / np.count_nonzero(main))
 
 
 def test_a_spinning_dancer_the_detector_misses_stays_main_beside_a_bigger_person():

@@ -179,3 +179,18 @@ def test_flow_zoom_mirror_and_pose_split_flags_and_settings_are_recorded(tmp_pat
     assert settings["zoom"] is None and default["zoom"]["margin"] > 1
     assert settings["mirror"] is False and default["mirror"] is True
     assert settings["pose_split"] is None and default["pose_split"]["scan_every_s"] > 0
+
+
+def test_a_clip_whose_main_dancer_was_seldom_confirmed_a_person_is_flagged(tmp_path, dance_clip, capsys, monkeypatch):
+    from seg.dancers import DancerTracker
+
+    clip, _ = dance_clip
+    monkeypatch.setattr(DancerTracker, "person_confirmed", property(lambda tracker: 0.2))  # as for a statue
+    out = tmp_path / "out"
+    assert main(["process", str(clip), "--out", str(out), "--device", "cpu", "--quiet", "--format", "luma"]) == 0
+    captured = capsys.readouterr()
+    (entry,) = json.loads((out / "manifest.json").read_text())
+    assert entry["status"] == "ok" and entry["note"].startswith("the person detector confirmed the main dancer on 20%")
+    assert f"dancematte: warning: {clip.name}: {entry['note']}" in captured.err
+    assert "1 processed, 0 skipped, 0 failed; 1 to check (see the report)" in captured.out
+    assert load_clips(out)["person_confirmed"].tolist() == [pytest.approx(0.2)]
