@@ -80,9 +80,9 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column(
         "person_confirmed",
         "float64",
-        "Share of the frames with a main dancer on which the person detector had found a person on it since the last "
-        "shot change (`seg.person_evidence`); low when the main matte may follow something that is not a person, or "
-        "a person the detector does not find (a face close-up, a far-off figure); NaN with `--dancers all|each`, with "
+        "Share of the frames with a main dancer on which the person detector (in a close-up, the face detector) had "
+        "found a person on it since the last shot change (`seg.person_evidence`); low when the main matte may follow something that is not a person, or "
+        "a person the detectors do not find (a far-off figure, a person seen from above); NaN with `--dancers all|each`, with "
         "`ProcessSettings(person_evidence=False)` or without a main dancer.",
     ),
 )
@@ -130,5 +130,5 @@ def unconfirmed_note(person_confirmed: float) -> str | None:
     if pd.isna(person_confirmed) or person_confirmed >= UNCONFIRMED_BELOW:
         return None
     return (f"the person detector confirmed the main dancer on {person_confirmed:.0%} of the frames: the matte may "
-            "follow something that is not a person, or a person the detector does not find (a face close-up, a "
-            "far-off figure)")
+            "follow something that is not a person, or a person the detectors do not find (a far-off figure, a "
+            "person seen from above)")

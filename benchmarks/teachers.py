@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from scipy.special import expit
 
-from seg.person_evidence import BODY_RADIUS, HIPS, Letterbox, decode_people, ssd_anchor_centres
+from seg.person_evidence import BODY_RADIUS, HIPS, Letterbox, decode_detections, ssd_anchor_centres
 
 TEACHERS_DIR = Path(__file__).resolve().parent.parent / ".teachers"
 POSE_PACKAGE = "@mediapipe/pose@0.5.1675469404"
@@ -184,7 +184,7 @@ class PoseTracker:
         self.detector.set_tensor(self.detector.get_input_details()[0]["index"], letterbox.tensor(rgb))
         self.detector.invoke()
         outputs = {d["name"]: self.detector.get_tensor(d["index"]) for d in self.detector.get_output_details()}
-        keypoints, _ = decode_people(outputs["Identity"][0], outputs["Identity_1"][0, :, 0], self.anchors)
+        keypoints, _ = decode_detections(outputs["Identity"][0], outputs["Identity_1"][0, :, 0], self.anchors)
         if not len(keypoints):
             return None
         pixels = letterbox.to_picture(keypoints[0])

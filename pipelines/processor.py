@@ -29,7 +29,7 @@ from pipelines.stages import StageTimeoutError, run_pipeline
 from pipelines.video_io import ClipInfo, ClipReader, FrameBatch
 from pipelines.writers import WriterSettings
 from seg.dancers import DANCER_MODES, DancerLayer, DancerTracker, UnknownDancersModeError
-from seg.person_evidence import PersonDetector, PersonEvidence
+from seg.person_evidence import FaceDetector, PeopleAndFaces, PersonDetector, PersonEvidence
 from seg.pose_split import PoseSplit
 from seg.poses import PoseFinder
 from seg.refine import MatteRefiner
@@ -111,7 +111,7 @@ class ClipProcessor:
         self.segmenter = segmenter
         self.settings = settings
         self.refiner = MatteRefiner(device=segmenter.device)
-        self.evidence = (PersonEvidence(PersonDetector())
+        self.evidence = (PersonEvidence(PeopleAndFaces(PersonDetector(), FaceDetector()))
                          if settings.person_evidence and settings.dancers == "main" else None)
         self.zoom_detector = PersonDetector() if settings.zoom else None
         self.pose_finder = PoseFinder() if settings.pose_split and settings.dancers == "main" else None

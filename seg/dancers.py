@@ -68,8 +68,8 @@ the main one's by ``switch_margin`` (relative) for ``switch_after_s`` without a 
 when the main track ends.
 
 Person evidence. The network also calls some things "person" that are not (a statue, graffiti, a
-fence panel); with ``evidence`` (``seg.person_evidence``: a person detector) the main dancer must be
-a person. Each track in view is checked when found and then every ``check_every_s``, or on every
+fence panel); with ``evidence`` (``seg.person_evidence``: a person detector, and a face detector for
+close-ups) the main dancer must be a person. Each track in view is checked when found and then every ``check_every_s``, or on every
 frame while no track qualifies and the main matte is empty (at most ``max_checks`` tracks a frame, best
 score first; at a cut every track is due again and loses its evidence): the detector looks at a crop around the track, and each person it finds goes to the track
 under their torso (where the network missed the torso, to the track filling most of their body's

@@ -13,11 +13,13 @@ from seg.dancers import DancerTracker
 from seg.person_evidence import (
     DETECTOR_SIZE,
     EvidenceSettings,
+    FaceDetector,
     Letterbox,
+    PeopleAndFaces,
     PersonDetections,
     PersonDetector,
     PersonEvidence,
-    decode_people,
+    decode_detections,
     person_owner,
     ssd_anchor_centres,
 )
@@ -119,13 +121,13 @@ def test_decoding_merges_overlapping_candidates_and_keeps_separate_people():
     left, nearby, right = (int(np.argmin(np.abs(anchors - xy).sum(1))) for xy in ((0.3, 0.5), (0.34, 0.5), (0.8, 0.5)))
     logits[[left, nearby, right]] = [3.0, 1.0, 2.0]
     raw[left, 4:6], raw[nearby, 4:6] = (0, 0), (8, 0)  # hips keypoints of the two overlapping candidates
-    keypoints, scores = decode_people(raw, logits, anchors)
+    keypoints, scores = decode_detections(raw, logits, anchors)
     assert len(scores) == 2 and scores[0] > scores[1]  # best first
     weights = 1 / (1 + np.exp(-np.array([3.0, 1.0])))
     expected = (weights[0] * anchors[left, 0] + weights[1] * (anchors[nearby, 0] + 8 / DETECTOR_SIZE)) / weights.sum()
     assert keypoints[0, 0, 0] == pytest.approx(expected, abs=1e-5)
     assert keypoints[1, 0] == pytest.approx(anchors[right], abs=1e-5)
-    assert len(decode_people(raw, np.full(len(anchors), -20.0, np.float32), anchors)[1]) == 0
+    assert len(decode_detections(raw, np.full(len(anchors), -20.0, np.float32), anchors)[1]) == 0
 
 
 def test_letterbox_maps_input_points_back_to_the_picture():
@@ -164,6 +166,32 @@ def test_the_shipped_detector_finds_the_person_in_a_photo_and_not_beside_them(va
     assert beside.sum() > 500 and evidence.people_on(photo.rgb, owner, 2) == {1}
     noise = np.random.default_rng(0).integers(0, 256, photo.rgb.shape, dtype=np.uint8)
     assert evidence.people_on(noise, owner, 1) == set()
+
+
+def test_a_face_close_up_the_person_detector_misses_is_found_by_the_face_detector(validation_people):
+    photo = validation_people[0]
+    top = photo.rgb.shape[0] // 5  # head and neck: no torso (the person detector scores no candidate even 0.05)
+    head, person = np.ascontiguousarray(photo.rgb[:top]), photo.alpha[:top] > 0.5
+    assert len(PersonDetector()(head)) == 0
+    (mouth,), (eyes,) = (faces := FaceDetector()(head)).hips, faces.shoulders
+    assert len(faces) == 1 and eyes[1] < mouth[1], "the face's axis runs up from the mouth to the eyes"
+    assert person[int(mouth[1]), int(mouth[0])] and person[int(eyes[1]), int(eyes[0])], "both on the person"
+    owner = person.astype(np.int16)
+    owner[:, :4] = np.where(person[:, :4], 1, 2)  # a strip of background beside
+    evidence = PersonEvidence(PeopleAndFaces(PersonDetector(), FaceDetector()))
+    assert evidence.people_on(head, owner, 1) == {1} and evidence.people_on(head, owner, 2) == {1}
+    noise = np.random.default_rng(0).integers(0, 256, head.shape, dtype=np.uint8)
+    assert len(FaceDetector()(noise)) == 0
+
+
+def test_people_found_by_their_bodies_and_by_their_faces_are_joined():
+    body = PersonDetections(np.float32([[10, 50]]), np.float32([[10, 20]]), np.float32([40]), np.float32([0.9]))
+    face = PersonDetections(np.float32([[30, 30]]), np.float32([[30, 20]]), np.float32([15]), np.float32([0.8]))
+    picture = np.zeros((60, 40, 3), np.uint8)
+    found = PeopleAndFaces(lambda rgb: body, lambda rgb: face)(picture)
+    assert len(found) == 2 and found.hips.tolist() == [[10, 50], [30, 30]] and found.scores.tolist() == pytest.approx([0.9, 0.8])
+    assert len(PeopleAndFaces(lambda rgb: PersonDetections.none(), lambda rgb: face)(picture)) == 1
+    assert found.hips.dtype == np.float32
 
 
 # ---------------------------------------------------------------- the main-dancer gate
