@@ -36,7 +36,7 @@ from analytics.load import load_clips, load_frames
 from analytics.near_duplicates import clip_signature, near_duplicate_pairs
 from analytics.sampled_frames import sample_frames
 from analytics.schema import CLIPS_FILENAME, STATS_DIRNAME
-from analytics.summary import unconfirmed_note
+from analytics.summary import matte_note
 
 T = TypeVar("T")
 REPORT_FILENAME = "report.html"
@@ -165,7 +165,7 @@ def _ranking_table(clips: pd.DataFrame, duplicates: list[tuple[str, str, float]]
     head = "".join(f"<th>{name}</th>" for name in names)
     rows = [
         f"<tr><td class='num'>{i + 1}</td><td><a href='#clip-{i}'>{_text(row['clip'])}</a>"
-        + (" <span class='check'>check the matte</span>" if unconfirmed_note(row.get("person_confirmed", np.nan)) else "")
+        + (" <span class='check'>check the matte</span>" if matte_note(row) else "")
         + "</td>"
         + "".join(f"<td class='num'>{_number(row[name])}</td>" for name in features)
         + f"<td class='num'>{_number(row['tempo_bpm'], 4)}</td>"
@@ -238,7 +238,7 @@ def _clip_section(index: int, row: pd.Series, media: ClipMedia, frame_df: pd.Dat
         f" · {_number(row['fps'], 4)} fps · {row['width']}×{row['height']} · model {_text(row['model'])}</p>",
         f"<p>audio: {_beats_text(row)} · shot changes: {_text(_transitions_text(row))}</p>",
     ]
-    if note := unconfirmed_note(row.get("person_confirmed", np.nan)):  # absent from tables before schema 5
+    if note := matte_note(row):
         parts.append(f"<p class='warning'><strong>Check the matte:</strong> {_text(note)}.</p>")
     if media.thumbnails:
         parts.append(f"<img alt='frames of {clip}' src='{media.thumbnails}'>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -124,11 +125,15 @@ def summarise(
             for c in SUMMARY_COLUMNS}
 
 
-def unconfirmed_note(person_confirmed: float) -> str | None:
-    """The one-line warning for a clip whose main dancer the person detector seldom confirmed, None otherwise (or
-    when it was not checked)."""
-    if pd.isna(person_confirmed) or person_confirmed >= UNCONFIRMED_BELOW:
+def matte_note(clip: Mapping) -> str | None:
+    """The one-line warning about a clip's matte from its summary (a ``clips.parquet`` row or ``summarise``'s dict):
+    nobody in any frame, or a main dancer the detectors seldom confirmed a person; None when there is nothing to
+    say (columns absent from older tables say nothing)."""
+    if clip.get("presence_ratio", np.nan) == 0:
+        return "nobody was found in any frame: the matte is empty"
+    confirmed = clip.get("person_confirmed", np.nan)
+    if pd.isna(confirmed) or confirmed >= UNCONFIRMED_BELOW:
         return None
-    return (f"the person detector confirmed the main dancer on {person_confirmed:.0%} of the frames: the matte may "
+    return (f"the person detector confirmed the main dancer on {confirmed:.0%} of the frames: the matte may "
             "follow something that is not a person, or a person the detectors do not find (a far-off figure, a "
             "person seen from above)")

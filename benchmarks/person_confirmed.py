@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/person_confirmed.py [--clips FOLDER ...] [--no-people ../shared/data/no-people]
 
-``clips.parquet``'s ``person_confirmed`` is the share of a clip's frames with a main dancer on which the person
-detector had found a person on it (``seg.dancers.DancerTracker.person_confirmed``); under
+``clips.parquet``'s ``person_confirmed`` is the share of a clip's frames with a main dancer on which the person or
+face detector had found a person on it (``seg.dancers.DancerTracker.person_confirmed``); under
 ``analytics.summary.UNCONFIRMED_BELOW`` the clip is flagged. A flag is worth having when it marks the mattes that
 follow no person and leaves the dancers alone, so this processes, with the default settings, every clip of the
 given folders (per clip: the share, flagged or not) and the check-side person-free photos' 9:16 crops, each held
@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analytics.summary import unconfirmed_note
+from analytics.summary import matte_note
 from pipelines.processor import ClipProcessor, ProcessSettings
 from real_footage import still_clip
 from seg.metrics import portrait_windows
@@ -56,8 +56,9 @@ def main() -> None:
         print(f"{'clip':60s} {'confirmed':>9s}")
         for clip in clips:
             share = confirmed_share(processor, clip, scratch)
-            flagged += [clip.name] if unconfirmed_note(share) else []
-            print(f"{clip.name:60s} {share:9.3f}{'  flagged' if unconfirmed_note(share) else ''}", flush=True)
+            flag = matte_note({"person_confirmed": share})
+            flagged += [clip.name] if flag else []
+            print(f"{clip.name:60s} {share:9.3f}{'  flagged' if flag else ''}", flush=True)
         print(f"clips flagged: {len(flagged)} of {len(clips)}")
         shares = []
         for entry in read_split(NO_PEOPLE_SPLIT):
@@ -68,7 +69,7 @@ def main() -> None:
                     shares.append(confirmed_share(processor, still, scratch))
         matted = [share for share in shares if not np.isnan(share)]  # NaN: nothing in the main matte on any frame
         print(f"person-free 9:16 crops held still: {len(shares)}, with anything in the main matte {len(matted)}, "
-              f"of those flagged {sum(bool(unconfirmed_note(share)) for share in matted)}")
+              f"of those flagged {sum(bool(matte_note({'person_confirmed': share})) for share in matted)}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from analytics import summarise, write_clip_table, write_frame_table
-from analytics.summary import unconfirmed_note
+from analytics.summary import matte_note
 from pipelines.claims import DEFAULT_STALE_AFTER_S, ClaimHeldError, Claims, exclusive, remove_abandoned_partials
 from pipelines.discovery import ClipInput, Discovery, PassedOver
 from analytics.atomic import partial_path, write_atomic
@@ -220,7 +220,7 @@ class Run:
             write_clip_table([row], out / "clips.parquet")
         report = ClipReport(str(clip.path), clip.clip_id, "ok", None, [str(p) for p in result.outputs], result.frames,
                             result.frames / max(result.seconds, 1e-9), result.seconds,
-                            note=unconfirmed_note(result.person_confirmed))
+                            note=matte_note(row))
         self.ledger.record(clip.clip_id, key, asdict(report))
         return report
 

@@ -194,3 +194,20 @@ def test_a_clip_whose_main_dancer_was_seldom_confirmed_a_person_is_flagged(tmp_p
     assert f"dancematte: warning: {clip.name}: {entry['note']}" in captured.err
     assert "1 processed, 0 skipped, 0 failed; 1 to check (see the report)" in captured.out
     assert load_clips(out)["person_confirmed"].tolist() == [pytest.approx(0.2)]
+
+
+def test_a_clip_with_nobody_in_it_says_its_matte_is_empty(tmp_path, capsys):
+    clip = tmp_path / "empty wall.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 96, 160, "yuv420p"
+        for i in range(12):
+            picture = np.full((160, 96, 3), 120 + i, np.uint8)  # a plain wall, the light changing a little
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    out = tmp_path / "out"
+    assert main(["process", str(clip), "--out", str(out), "--device", "cpu", "--quiet", "--format", "luma"]) == 0
+    (entry,) = json.loads((out / "manifest.json").read_text())
+    assert entry["status"] == "ok" and entry["note"] == "nobody was found in any frame: the matte is empty"
+    assert f"dancematte: warning: empty wall.mp4: {entry['note']}" in capsys.readouterr().err
+    assert load_clips(out)["presence_ratio"].tolist() == [0.0]
