@@ -81,10 +81,11 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column(
         "person_confirmed",
         "float64",
-        "Share of the frames with a main dancer on which the person detector (in a close-up, the face detector) had "
-        "found a person on it since the last shot change (`seg.person_evidence`); low when the main matte may follow something that is not a person, or "
-        "a person the detectors do not find (a far-off figure, a person seen from above); NaN with `--dancers all|each`, with "
-        "`ProcessSettings(person_evidence=False)` or without a main dancer.",
+        "Share of the frames in which the matte shows someone whose main dancer the person detector (in a close-up, the "
+        "face detector) had found a person since the last shot change (`seg.person_evidence`); low when the main matte "
+        "is left empty for want of a person found (a scene without people, a statue, or a person the detectors do not "
+        "find: a far-off figure, a view from above); NaN with `--dancers all|each`, with "
+        "`ProcessSettings(person_evidence=False)` or when the matte never shows anyone.",
     ),
 )
 
@@ -134,6 +135,6 @@ def matte_note(clip: Mapping) -> str | None:
     confirmed = clip.get("person_confirmed", np.nan)
     if pd.isna(confirmed) or confirmed >= UNCONFIRMED_BELOW:
         return None
-    return (f"the person detector confirmed the main dancer on {confirmed:.0%} of the frames: the matte may "
-            "follow something that is not a person, or a person the detectors do not find (a far-off figure, a "
-            "person seen from above)")
+    return (f"a person was found on the main dancer in {confirmed:.0%} of the frames showing someone: the main matte "
+            "is empty on the others (nobody there but a statue or clutter, or a person the detectors do not find: a "
+            "far-off figure, a view from above)")

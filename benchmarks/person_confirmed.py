@@ -2,13 +2,13 @@
 
     .venv/bin/python benchmarks/person_confirmed.py [--clips FOLDER ...] [--no-people ../shared/data/no-people]
 
-``clips.parquet``'s ``person_confirmed`` is the share of a clip's frames with a main dancer on which the person or
-face detector had found a person on it (``seg.dancers.DancerTracker.person_confirmed``); under
+``clips.parquet``'s ``person_confirmed`` is the share of a clip's frames showing someone in which the main dancer had
+been found a person by the person or face detector (``seg.dancers.DancerTracker.person_confirmed``); under
 ``analytics.summary.UNCONFIRMED_BELOW`` the clip is flagged. A flag is worth having when it marks the mattes that
 follow no person and leaves the dancers alone, so this processes, with the default settings, every clip of the
 given folders (per clip: the share, flagged or not) and the check-side person-free photos' 9:16 crops, each held
-still as a 1-second clip as ``real_footage.py`` scores them (how many had anything in the main matte, and how many
-of those are flagged).
+still as a 1-second clip as ``real_footage.py`` scores them (how many showed anyone to the tracker, and how many of
+those are flagged).
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def main() -> None:
                 for window in portrait_windows(*rgb.shape[:2]):
                     still = still_clip(np.ascontiguousarray(rgb[window]), Path(work) / "still.mp4")
                     shares.append(confirmed_share(processor, still, scratch))
-        matted = [share for share in shares if not np.isnan(share)]  # NaN: nothing in the main matte on any frame
-        print(f"person-free 9:16 crops held still: {len(shares)}, with anything in the main matte {len(matted)}, "
+        matted = [share for share in shares if not np.isnan(share)]  # NaN: the matte never showed anyone
+        print(f"person-free 9:16 crops held still: {len(shares)}, showing anyone {len(matted)}, "
               f"of those flagged {sum(bool(matte_note({'person_confirmed': share})) for share in matted)}")
 
 

@@ -78,9 +78,10 @@ person within ``hold_s``. While no track is, the main dancer keeps its place if 
 person since the last cut (a dancer the detector misses for a while, spinning or turned away); but
 a main track found nobody on for ``hold_s`` while someone is found on another track has drifted
 off its dancer (onto a spectator it touched) and gives way at once. With no candidate the main
-matte is empty. A clip where no person is ever found (a tiny or far-away figure, a back
-view) keeps the choice among all tracks, and so does a clip's start until a person is found;
-``person_confirmed`` tells how much of the clip's main matte that left unconfirmed.
+matte is empty. A clip's start is like a cut: until a person is found the main matte is empty (a scene
+without people, a statue), and a clip where none is ever found (a tiny or far-away figure, a view from
+above) has none; with ``require_person`` off, every track may be the main dancer until then.
+``person_confirmed`` tells on how much of the frames showing someone the main dancer was a person found.
 Evidence is about a track, not its pixels: a track that is a person merged with clutter passes whole.
 """
 
@@ -229,8 +230,8 @@ class DancerTracker:
         self.settings = settings
         self.evidence = evidence
         self._person_found = False  # a check has found a person in this clip
-        self._main_frames = 0  # frames with a main dancer so far
-        self._confirmed_frames = 0  # ...of which its track had been found a person since the last cut
+        self._seen_frames = 0  # frames in which the matte showed someone so far
+        self._confirmed_frames = 0  # ...of which the main dancer had been found a person since the last cut
         self._tracks: list[_Track] = []
         self._ended_seen_s: list[float] = []  # how long each ended track was seen
         self._next_id = 1
@@ -249,12 +250,12 @@ class DancerTracker:
 
     @property
     def person_confirmed(self) -> float:
-        """Share of the frames with a main dancer on which its track had been found a person since the last cut:
-        low when the main matte may follow something that is not a person, or a person the detector does not find
-        (a close-up, a far-off figure); NaN without ``evidence`` or before any frame had a main dancer."""
-        if self.evidence is None or not self._main_frames:
+        """Share of the frames in which the matte showed someone whose main dancer had been found a person since the
+        last cut: low when the main matte is left empty (or, with ``require_person`` off, may follow something that
+        is not a person); NaN without ``evidence`` or before the matte showed anyone."""
+        if self.evidence is None or not self._seen_frames:
             return float("nan")
-        return self._confirmed_frames / self._main_frames
+        return self._confirmed_frames / self._seen_frames
 
     def update(
         self, probs: np.ndarray, times_s: np.ndarray, cuts: np.ndarray | None = None, pictures: np.ndarray | None = None
@@ -276,7 +277,7 @@ class DancerTracker:
                 self._check_people(pictures[i], hard, time_s)
             owner[i] = with_soft_edges(hard, silhouette, self.settings.edge_px)
             main[i] = self._choose_main(time_s)
-            self._count_confirmed(int(main[i]))
+            self._count_confirmed(int(main[i]), bool(hard.any()))
             self._last_s = time_s
         return DancerBatch(owner, main, tuple(range(1, self._next_id)))
 
@@ -449,7 +450,7 @@ class DancerTracker:
         ``check_every_s``; every frame while the gate leaves the main matte empty, as after a cut or a
         dissolve into a new shot), best score first, at most ``max_checks``; a person found on any track checks it."""
         s = self.evidence.settings
-        every_s = 0.0 if self._person_found and not self._candidates(time_s) else s.check_every_s
+        every_s = 0.0 if not self._candidates(time_s) else s.check_every_s
         due = [t for t in self._tracks
                if t.last_seen_s == time_s and (t.checked_s is None or time_s - t.checked_s >= every_s)]
         for track in sorted(due, key=lambda t: -t.score)[: s.max_checks]:
@@ -460,16 +461,16 @@ class DancerTracker:
             for person in (t for t in self._tracks if t.id in found):
                 person.checked_s, person.person_s, self._person_found = time_s, time_s, True
 
-    def _count_confirmed(self, main: int) -> None:
-        if main:
-            self._main_frames += 1
-            self._confirmed_frames += any(t.id == main and t.person_s is not None for t in self._tracks)
+    def _count_confirmed(self, main: int, anyone: bool) -> None:
+        if anyone:
+            self._seen_frames += 1
+            self._confirmed_frames += main > 0 and any(t.id == main and t.person_s is not None for t in self._tracks)
 
     def _candidates(self, time_s: float) -> list[_Track]:
-        """The tracks that may be the main dancer: all, until a check has found a person in the clip; then
-        those found a person within ``hold_s``; with none, the main dancer if it has been found a person
-        since the last cut."""
-        if not self._person_found:
+        """The tracks that may be the main dancer: those found a person within ``hold_s``; with none, the main
+        dancer if it has been found a person since the last cut; none before a person has been found in the clip
+        (all with ``require_person`` off)."""
+        if self.evidence is None or not (self._person_found or self.evidence.settings.require_person):
             return self._tracks
         hold_s = self.evidence.settings.hold_s
         fresh = [t for t in self._tracks if t.person_s is not None and time_s - t.person_s <= hold_s]

@@ -290,6 +290,7 @@ class EvidenceSettings:
     min_crop: float = 0.5  # ...and at least this share of the picture's long side (the rest of a body split apart)
     torso_reach: float = 0.05  # a torso point this close to the track (fraction of its box's long side) is on it
     hold_s: float = 2.0  # a track found a person counts as one this long (a spin, a turned back, motion blur)
+    require_person: bool = True  # the main matte stays empty until a person is found (False: any track until then)
 
 
 class PersonEvidence:

@@ -179,7 +179,7 @@ def test_report_flags_a_clip_whose_main_dancer_the_detector_rarely_confirmed(tmp
     write_clip_table(rows, tmp_path / "clips.parquet")
     assert load_clips(tmp_path).set_index("clip")["person_confirmed"].tolist()[:2] == [0.2, 0.9]
     report = write_report(tmp_path).read_text(encoding="utf-8")
-    assert report.count("Check the matte") == 2 and "confirmed the main dancer on 20% of the frames" in report
+    assert report.count("Check the matte") == 2 and "a person was found on the main dancer in 20% of the frames" in report
     assert "nobody was found in any frame: the matte is empty" in report
     assert report.count("check the matte</span>") == 2  # marked in the ranking too
     clips = pd.read_parquet(tmp_path / "clips.parquet").drop(columns=["person_confirmed"])  # a table from before schema 5

@@ -229,26 +229,28 @@ def test_evidence_holds_between_checks_and_the_statue_never_takes_over():
     assert (main[:48] == person_id).all() and owner_of(owner, statue)[48] == person_id and (main[48:] == 0).all()
 
 
-def test_without_any_detection_in_the_clip_the_old_choice_stands_unconfirmed():
+def test_without_any_detection_in_the_clip_the_main_matte_stays_empty():
     frames = 40
     probs = np.maximum(blob_matte(frames, (54, 40, 130, 250)), person_matte(walking(frames, 14, 22, 180, 100)))
     finder = RedPeople()
     main, _, tracker = tracked(probs, pictures_seen(np.zeros_like(probs)), finder)
-    assert finder.calls > 0 and (main == track(probs)[0]).all()
-    assert tracker.person_confirmed == 0.0, "the main matte followed a track no detector confirmed: the clip says so"
+    assert finder.calls >= frames, "while the main matte is empty the tracks are checked on every frame"
+    assert (main == 0).all() and tracker.person_confirmed == 0.0, "the statue never becomes the main dancer"
+    main, _, tracker = tracked(probs, pictures_seen(np.zeros_like(probs)), RedPeople(), EvidenceSettings(require_person=False))
+    assert (main == track(probs)[0]).all() and tracker.person_confirmed == 0.0, "the old choice, unconfirmed"
     assert np.isnan(tracked(probs)[2].person_confirmed), "not checked: unknown, not unconfirmed"
 
 
-def test_the_share_of_confirmed_main_dancer_frames_counts_from_the_first_find_and_restarts_at_a_cut():
+def test_the_main_matte_starts_with_the_first_find_like_after_a_cut_and_the_share_confirmed_says_so():
     frames = 48
     person = person_matte(walking(frames, 40, 60, 150, 120))
     seen = person.copy()
     seen[:8] = 0  # the detector first sees the person on frame 8
-    cuts = np.arange(frames) == 32  # the same person after a cut: unconfirmed until a check of the new shot finds them
+    cuts = np.arange(frames) == 32  # the same person after a cut: not the main dancer until a check of the new shot finds them
     seen[32:40] = 0
-    main, _, tracker = tracked(person, pictures_seen(seen), RedPeople(), EvidenceSettings(check_every_s=0.0), cuts)
-    assert (main[:32] > 0).all() and (main[40:] > 0).all()
-    assert tracker.person_confirmed == pytest.approx((48 - 8 - 8) / np.count_nonzero(main))
+    main, _, tracker = tracked(person, pictures_seen(seen), RedPeople(), cuts=cuts)
+    assert (main[:8] == 0).all() and (main[8:32] > 0).all() and (main[32:40] == 0).all() and (main[40:] > 0).all()
+    assert tracker.person_confirmed == pytest.approx((48 - 8 - 8) / 48)
 
 
 def test_a_spinning_dancer_the_detector_misses_stays_main_beside_a_bigger_person():

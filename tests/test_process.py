@@ -190,7 +190,7 @@ def test_a_clip_whose_main_dancer_was_seldom_confirmed_a_person_is_flagged(tmp_p
     assert main(["process", str(clip), "--out", str(out), "--device", "cpu", "--quiet", "--format", "luma"]) == 0
     captured = capsys.readouterr()
     (entry,) = json.loads((out / "manifest.json").read_text())
-    assert entry["status"] == "ok" and entry["note"].startswith("the person detector confirmed the main dancer on 20%")
+    assert entry["status"] == "ok" and entry["note"].startswith("a person was found on the main dancer in 20% of the frames showing someone")
     assert f"dancematte: warning: {clip.name}: {entry['note']}" in captured.err
     assert "1 processed, 0 skipped, 0 failed; 1 to check (see the report)" in captured.out
     assert load_clips(out)["person_confirmed"].tolist() == [pytest.approx(0.2)]
