@@ -26,7 +26,9 @@ unseen on another:
 With ``--baseline`` a second model is scored on the same frames and photos in the same run; ``--no-zoom``,
 ``--no-mirror`` (and ``--no-baseline-zoom``, ``--no-baseline-mirror``) score a matte without those passes,
 ``--frame-long-side N`` (``--baseline-frame-long-side``) with whole frames seen at long side N instead of the
-model's own (``seg.segmenter.frame_long_side``). ``--no-main`` leaves out the main-dancer matte, which needs every
+model's own (``seg.segmenter.frame_long_side``). ``--captions SEED`` scores every check clip with a burned-in caption
+(``seg.captions``: style, font and place drawn from the seed and the clip's name, the same on every frame; re-encoded
+losslessly), the truth losing what an opaque box hides: what captions beside the dancer cost. ``--no-main`` leaves out the main-dancer matte, which needs every
 clip processed whole (most of a run's time): about a minute instead of ten to fifteen.
 """
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,7 @@ import cv2
 import numpy as np
 
 from pipelines.processor import ClipProcessor, ProcessSettings
+from seg.captions import FONTS, STYLES, draw_caption
 from seg.data import is_validation
 from seg.evaluate import evaluate, predicted_mask
 from seg.labels import label_mask
@@ -58,6 +62,7 @@ from seg.zoom import PersonZoom
 FRAMES_TABLE = Path(__file__).with_name("real_footage_frames.csv")
 GROUPS = ("dance (check-only)", "dance, stock clips (check side)", "other check-only", "train+check, check side")
 COLUMN = 15  # width of a score column
+CAPTIONED = ".captioned.mkv"  # suffix of a check clip with a burned-in caption (--captions)
 STILL_FPS, STILL_FRAMES = 12, 12  # a person-free photo held still as a 1-second clip for process
 
 
@@ -126,20 +131,44 @@ def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Pa
     return mattes
 
 
+def captioned_clip(clip: Path, out: Path, seed: int) -> tuple[Path, np.ndarray]:
+    """``clip`` with one burned-in caption on every frame (style, font and place from ``seed`` and the clip's name),
+    written losslessly (FFV1) to ``out``; and the pixels its box hides, if opaque (bool)."""
+    key = [seed, zlib.crc32(clip.name.encode())]
+    pick = np.random.default_rng(key)
+    style, font = STYLES[int(pick.integers(len(STYLES)))], FONTS[int(pick.integers(len(FONTS)))]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(clip)) as source, av.open(str(out), "w") as target:
+        rate = source.streams.video[0].average_rate or 25
+        stream = target.add_stream("ffv1", rate=rate)
+        stream.pix_fmt = "bgr0"
+        for index, frame in enumerate(source.decode(video=0)):
+            caption = draw_caption(frame.to_ndarray(format="rgb24"), np.random.default_rng(key), style, font)
+            if index == 0:
+                stream.height, stream.width = caption.image.shape[:2]
+                hidden = caption.hidden
+            target.mux(stream.encode(av.VideoFrame.from_ndarray(caption.image, format="rgb24")))
+        target.mux(stream.encode())
+    return out, hidden
+
+
 def score_clip(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, clip: Path, frames: list[int],
-               labels: Path, group: str, scratch: Path | None) -> ClipScore:
-    """IoU (or the share called person) of the everyone matte and, unless ``scratch`` is None, the main one (else nan)."""
+               labels: Path, group: str, scratch: Path | None, hidden: np.ndarray | None = None) -> ClipScore:
+    """IoU (or the share called person) of the everyone matte and, unless ``scratch`` is None, the main one (else nan);
+    ``hidden``: pixels a burned-in caption box hides, not person whatever the label says."""
+    name = clip.name.removesuffix(CAPTIONED)  # the clip's own file name
     rgb = decoded_frames(clip, set(frames))
     main = main_mattes(segmenter, clip, frames, scratch, zoom is not None) if scratch else {}
     person, nobody = [], []
     for index in frames:
-        truth = label_mask(cv2.imread(str(labels / f"{clip.stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
+        truth = label_mask(cv2.imread(str(labels / f"{Path(name).stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
+        truth = truth if hidden is None else truth & ~hidden
         everyone = predicted_mask(rgb[index], segmenter, refiner, zoom)
         if truth.any():
             person.append((iou(everyone, truth), iou(main[index], truth) if main else np.nan))
         else:  # IoU would be 0 for a single pixel called person: the share called person says how much
             nobody.append((person_share(everyone), person_share(main[index]) if main else np.nan))
-    return ClipScore(clip.name, group, person, nobody)
+    return ClipScore(name, group, person, nobody)
 
 
 @dataclass(frozen=True)
@@ -217,8 +246,11 @@ def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str,
         if name not in paths:
             print(f"  {name}: not in any --clips folder, left out", flush=True)
             continue
-        clips.append(score_clip(segmenter, refiner, zoom, paths[name], sorted(frames), args.labels,
-                                clip_group(name, uses), args.work / "scratch" if args.main else None))
+        clip, hidden = paths[name], None
+        if args.captions is not None:
+            clip, hidden = captioned_clip(clip, args.work / "captioned" / (clip.name + CAPTIONED), args.captions)
+        clips.append(score_clip(segmenter, refiner, zoom, clip, sorted(frames), args.labels,
+                                clip_group(name, uses), args.work / "scratch" if args.main else None, hidden))
         print(f"  {model}: {name} done", flush=True)
     person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos", args.work / "stills" if args.main else None)
     ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, zoom=zoom, progress=False, only=is_validation)
@@ -283,6 +315,8 @@ def main() -> None:
     parser.add_argument("--baseline-frame-long-side", type=int)
     parser.add_argument("--main", action=argparse.BooleanOptionalAction, default=True,
                         help="also the main-dancer matte (each clip processed whole: most of a run's time)")
+    parser.add_argument("--captions", type=int, metavar="SEED",
+                        help="score the check clips with a burned-in caption drawn from this seed (seg.captions)")
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
     parser.add_argument("--labels", type=Path, default=Path("build/real-labels/check/labels"))
     parser.add_argument("--clips", type=Path, nargs="+", default=[Path("../shared/data/real-clips"), Path("data/stock-clips")],

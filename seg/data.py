@@ -1,7 +1,8 @@
 """Training data: image/mask pairing, the fixed validation split and augmented samples.
 
 Augmentation targets dance footage: background replacement, scale/crop/rotation (a share
-of bodies at any angle, for floor work), close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise and JPEG artefacts,
+of bodies at any angle, for floor work), close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise,
+burned-in captions and JPEG artefacts,
 on both 9:16 (portrait) and 16:9 (landscape) canvases.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from seg.captions import draw_caption
 from seg.composite import Person, Placement, padded_crop, paste, placement_matrix, procedural_background, warp
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -133,6 +135,7 @@ class AugmentSettings:
     companion: float = 0.25  # share of replaced-background canvases with a second person behind (also person)
     small_people: float = 0.2  # share of replaced-background canvases with 2-5 people far off (7-30% of the height)
     real_close: float = 0.0  # share of labelled real frames cut close around their person, as seg.zoom looks at them
+    captions: float = 0.0  # share of canvases with a burned-in caption (seg.captions): not person, even over a body
 
 
 def canvas_size(settings: AugmentSettings, portrait: bool) -> tuple[int, int]:
@@ -208,7 +211,8 @@ def far_off(background: np.ndarray, people: Sequence[Person], rng: np.random.Gen
 
 def camera_effects(image: np.ndarray, target: np.ndarray, rng: np.random.Generator,
                    settings: AugmentSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Colour and light jitter, motion or focus blur (the target blurred with the motion), sensor noise, JPEG."""
+    """Colour and light jitter, motion or focus blur (the target blurred with the motion), sensor noise, a burned-in
+    caption (drawn after the camera, before the compression; an opaque box hides the person behind it), JPEG."""
     image = photometric(image, rng)
     if rng.random() < settings.motion_blur:
         kernel = motion_kernel(rng)
@@ -218,6 +222,9 @@ def camera_effects(image: np.ndarray, target: np.ndarray, rng: np.random.Generat
         sigma = rng.uniform(0.3, 1.5)
         image = cv2.GaussianBlur(image, (0, 0), sigma)
     image = sensor_noise(image, rng)
+    if settings.captions and rng.random() < settings.captions:
+        caption = draw_caption(image, rng)
+        image, target = caption.image, np.where(caption.hidden, 0.0, target)
     if rng.random() < settings.jpeg:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 70))])
         image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)

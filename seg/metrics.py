@@ -67,3 +67,10 @@ def portrait_windows(height: int, width: int, count: int = 4) -> list[tuple[slic
     ys = np.linspace(0, height - crop_h, count).round().astype(int)
     corners = dict.fromkeys(zip(ys.tolist(), xs.tolist()))
     return [(slice(y, y + crop_h), slice(x, x + crop_w)) for y, x in corners]
+
+
+def share_away_from(called: np.ndarray, pixels: np.ndarray, person: np.ndarray, distance: float) -> float:
+    """Share of ``pixels`` (bool) at least ``distance`` pixels from ``person`` (bool) that ``called`` (bool) marks
+    person: wrong calls beside a person, leaving her edge out; nan when no such pixel is left."""
+    far = pixels & (cv2.distanceTransform((~person).astype(np.uint8), cv2.DIST_L2, 3) >= distance)
+    return float(called[far].mean()) if far.any() else float("nan")

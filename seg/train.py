@@ -64,10 +64,11 @@ class TrainSettings:
     real_share: float = 0.25  # share of each batch cut from real frames when there are any
     person_free_share: float = 0.5  # of those, the share of person-free photos when there are labelled frames too
     real_close: float = 0.0  # share of the labelled frames cut close around their person (as seg.zoom looks at people)
+    captions: float = 0.0  # share of canvases with a burned-in caption (seg.captions), not person
 
     def __post_init__(self) -> None:
-        if not all(0 <= share <= 1 for share in (self.real_share, self.person_free_share, self.real_close)):
-            raise TrainingError("--real-share, --person-free-share and --real-close are shares: between 0 and 1")
+        if not all(0 <= share <= 1 for share in (self.real_share, self.person_free_share, self.real_close, self.captions)):
+            raise TrainingError("--real-share, --person-free-share, --real-close and --captions are shares: between 0 and 1")
         if self.decoder_channels is not None and self.arch.lower() not in U_NET_ARCHS:
             raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
@@ -124,7 +125,7 @@ class AugmentedBatches(torch.utils.data.Dataset):
         self.seed = settings.seed
         self.steps = steps
         self.augment = AugmentSettings(long_side=settings.long_side, short_side=int(round(settings.long_side * 9 / 16 / 32 + 0.5)) * 32,
-                                       real_close=settings.real_close)
+                                       real_close=settings.real_close, captions=settings.captions)
 
     def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         epoch, step = divmod(g, self.steps)
@@ -370,7 +371,8 @@ def real_data_flags(settings: dict) -> str:
             flags += f" --person-free-share {settings['person_free_share']}"
         if float(settings.get("real_close", 0)):
             flags += f" --real-close {settings['real_close']}"
-    return flags + (f" --real-share {settings['real_share']}" if flags else "")
+    flags += f" --real-share {settings['real_share']}" if flags else ""
+    return flags + (f" --captions {settings['captions']}" if float(settings.get("captions", 0)) else "")
 
 
 def real_data_line(record: dict) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seg.metrics import boundary, boundary_f, consensus_iou, dice, iou, person_share, portrait_windows
+from seg.metrics import boundary, boundary_f, consensus_iou, dice, iou, person_share, portrait_windows, share_away_from
 
 
 def rect(h, w, y0, y1, x0, x1):
@@ -68,3 +68,15 @@ def test_portrait_windows_of_a_tall_picture_run_down_it_and_a_9_16_picture_is_on
     windows = portrait_windows(400, 90, count=3)  # 16:9 of 90 columns is 160 rows
     assert [(w[0].start, w[0].stop) for w in windows] == [(0, 160), (120, 280), (240, 400)]
     assert portrait_windows(160, 90) == [(slice(0, 160), slice(0, 90))]
+
+
+def test_share_away_from_scores_only_pixels_beyond_the_distance_from_the_person():
+    person = np.zeros((20, 40), bool)
+    person[:, :10] = True
+    caption = np.zeros((20, 40), bool)
+    caption[5:7, 5:30] = True  # columns 5-9 on her, 10-14 near her edge, 15-29 away
+    called = person.copy()
+    called[5:7, 15:20] = True  # a third of the pixels away from her
+    assert share_away_from(called, caption, person, 5.5) == pytest.approx(1 / 3)
+    assert np.isnan(share_away_from(called, caption, person, 100))
+    assert share_away_from(called, caption, np.zeros_like(person), 0) == pytest.approx(20 / 50)  # nobody: all of it

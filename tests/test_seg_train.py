@@ -289,7 +289,7 @@ def test_real_frames_cut_close_show_their_person_large_and_in_register():
 
 
 def test_shares_outside_zero_to_one_are_refused(people_dirs, tmp_path):
-    for share in ("real_share", "person_free_share", "real_close"):
+    for share in ("real_share", "person_free_share", "real_close", "captions"):
         with pytest.raises(TrainingError, match="between 0 and 1"):
             TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, **{share: 1.5})
 
