@@ -1,31 +1,40 @@
 """The main dancer told apart from the people standing by, by skeletons.
 
 ``seg.dancers`` tracks regions of the matte; a dancer touching spectators is one region with them, so the main
-matte took the spectators too. ``PoseSplit`` looks for skeletons (``seg.poses``) on the main dancer's pixels and
-gives the bystanders' pixels back to nobody.
+matte took the spectators too, and as the dancer moves among them the regions swap people: the tracker's main track
+can end on a spectator while the dancer goes on in another track. ``PoseSplit`` looks for skeletons (``seg.poses``)
+on everyone's pixels, follows the dancer's skeleton by place and gives the main matte the dancer's pixels only.
 
 - Looking. Every ``scan_every_s`` while nobody stands by, on every frame while someone does (and ``hold_s``
-  after), on a crop around the main dancer's body (``margin`` of their box on each side): a crop keeps the
-  model's six people to those near the dancer and shows them bigger.
-- Standing by. A skeleton stands on the main dancer when at least ``on_share`` of its confident keypoints
-  (``keypoint_min``) lie on the main dancer's body (its pixels the matte calls person: not the soft edges, nor the
-  background the tracker gives a dancer alone in the frame). It is *still* when any look ``still_s`` to twice that ago
-  found a skeleton at the same place (keypoints within ``still_share`` of its size, median): spectators stand, a
-  dancer moves. It is *moving* when those looks found it nearby (centres within ``near_share`` of its size) but not
-  at the same place; one those looks did not find nearby (the crop moved, the model missed it) is neither. No
-  identities are kept: the model's people are matched by place only, which a dancer's fast
-  moves do not confuse.
-- The dancer. A moving skeleton on the main dancer; with several, the one nearest where the dancer was last
-  seen (within ``hold_s``), else the one that moved most. A still skeleton where the dancer was last seen is the
-  dancer holding a pose (a freeze). The other still ones with a whole torso (both shoulders and hips: the model
-  also finds a person's legs alone beside the whole person) are bystanders.
-- Pixels. With the dancer's skeleton found, a pixel stays the dancer's when it is at least as near to it as to
-  every bystander's (skeletons drawn at the matte's resolution: bones, joints, the torso filled). With the
-  dancer missed by the model (floor moves), the pixels outside the bystanders' bodies (their skeletons widened
-  by ``reach_share`` of their size) stay,
-  provided a dancer has been seen moving in the shot and they are at least ``rest_share`` of the main dancer's
-  (else they are slivers round the bystanders, not a dancer); with nobody seen moving, nothing is cut (people
-  standing together are not told apart).
+  after), on a crop around everyone the matte calls person (``margin`` of their box on each side): a crop keeps the
+  model's six people to those in the matte and shows them bigger; a dancer alone in the frame is looked at as before,
+  on a crop around them.
+- Standing by. A skeleton stands on someone when at least ``on_share`` of its confident keypoints
+  (``keypoint_min``) lie on the pixels the matte calls person (not the soft edges, nor the background the tracker
+  gives a dancer alone in the frame). It is *still* when any look ``still_s`` to twice that ago found a skeleton at
+  the same place (keypoints within ``still_share`` of its size, median): spectators stand, a dancer moves. It is
+  *moving* when those looks found it nearby (centres within ``near_share`` of its size) but not at the same place;
+  one those looks did not find nearby (the crop moved, the model missed it) is neither.
+- The dancer. Found first as the most moving skeleton on the tracker's main dancer; then followed by place from look
+  to look (the moving skeleton nearest where the dancer was, within ``near_share`` of their size, within
+  ``hold_s``), whichever track of the tracker it lies on now. A still skeleton where the dancer was last seen is the
+  dancer holding a pose (a freeze). Once lost for longer than ``hold_s`` the dancer is found again as at first, on
+  the main track or on the dancer's tracks (see Pixels). Before any dancer has been seen in the shot,
+  someone moving on another track is taken for the dancer only while the main track holds someone standing still in
+  full view (the tracker chose a spectator) and nobody moving: a walker behind a talking head is not. The other
+  still skeletons with a whole torso (both shoulders and hips: the model also finds a person's legs alone beside the
+  whole person) are people standing by; those on the main matte's tracks are its bystanders.
+- Pixels. The main matte is the tracker's main track, unless that track is a spectator (a look found someone
+  standing by on it, not the dancer, and no look since found anyone moving on it) and the dancer is on other tracks:
+  then it is those tracks (under the dancer's skeleton when the look found it; else, between looks and while the
+  model misses the dancer, those holding the last frame's main matte: the tracker's ids swap people in a crowd, the
+  dancer's pixels move little from frame to frame), given the main track's id. Among walkers, or with a walker
+  behind a talking head, it stays the tracker's choice. With the dancer's skeleton found, a pixel stays when it is
+  at least as near to it as to every bystander's (skeletons drawn at the matte's resolution: bones, joints, the
+  torso filled). With the dancer missed by the model (floor moves), the pixels outside the bystanders' bodies (their
+  skeletons widened by ``reach_share`` of their size) stay, provided a dancer has been seen moving in the shot and
+  they are at least ``rest_share`` of the body (else they are slivers round the bystanders, not a dancer); with
+  nobody seen moving, nothing is cut (people standing together are not told apart).
 - A cut (``pipelines.shots``) forgets what was seen.
 """
 
@@ -78,6 +87,11 @@ class Skeleton:
         """The long side of its confident keypoints' box, pixels."""
         return float(max(np.ptp(self.keypoints[self.confident], axis=0).max(), 1.0))
 
+    @property
+    def whole_torso(self) -> bool:
+        """Both shoulders and both hips found: a whole person (the model also finds a person's legs alone)."""
+        return bool(self.confident[[*SHOULDERS, *HIPS]].all())
+
     def same_person(self, other: Skeleton, share: float) -> bool:
         """Whether the keypoints both are sure of (at least two) lie within ``share`` of the bigger one's size,
         or, with fewer in common, the centres do."""
@@ -108,29 +122,35 @@ class PoseSplit:
         self.settings = settings
         self._looks: list[tuple[float, list[Skeleton]]] = []  # the last 2 * still_s of looks
         self._dancer: tuple[float, Skeleton] | None = None  # when and how the dancer was last seen
+        self._scale = 1.0  # picture pixels per matte pixel
+        self._kept: np.ndarray | None = None  # the main matte's body pixels on the last frame
+        self._spectators: frozenset[int] = frozenset()  # tracks found someone standing by on since, and nobody moving
         self._moved = False  # a dancer has been seen moving in this shot
         self._looked_s: float | None = None
         self._bystanders_s: float | None = None  # when a look last found someone standing by
 
     def __call__(self, dancers: DancerBatch, probs: np.ndarray, picture: Callable[[int], np.ndarray], times_s: np.ndarray,
                  cuts: np.ndarray | None = None) -> DancerBatch:
-        """``dancers`` with each frame's main dancer cut to the dancer's pixels; ``probs`` (N, h, w) are the matte
-        ``dancers`` was tracked on, ``picture(i)`` gives frame i as (H, W, 3) uint8 RGB (any size: the matte's pixels
-        are scaled to it)."""
+        """``dancers`` with each frame's main matte cut to the dancer's pixels (which may lie on tracks other than the
+        tracker's main one: they are given its id); ``probs`` (N, h, w) are the matte ``dancers`` was tracked on,
+        ``picture(i)`` gives frame i as (H, W, 3) uint8 RGB (any size: the matte's pixels are scaled to it)."""
         owner = dancers.owner.copy()
         for i, time_s in enumerate(np.asarray(times_s, np.float64)):
             if cuts is not None and cuts[i]:
                 self._looks, self._dancer, self._moved, self._looked_s, self._bystanders_s = [], None, False, None, None
+                self._kept, self._spectators = None, frozenset()
             main = int(dancers.main[i])
-            mine = owner[i] == main
-            if main == 0 or not self._due(time_s):
+            body = (owner[i] > 0) & (probs[i] > SILHOUETTE_THRESHOLD)  # everyone's pixels without the soft edges
+            if main == 0 or not body.any():
                 continue
-            self._looked_s = time_s
-            body = mine & (probs[i] > SILHOUETTE_THRESHOLD)  # the main dancer's pixels without its soft edges
-            if not body.any():
-                continue
-            keep = self._dancer_pixels(picture(i), mine, body, time_s)
-            owner[i][mine & ~keep] = 0
+            if self._due(time_s):
+                self._looked_s = time_s
+                keep = self._dancer_pixels(picture(i), owner[i], main, body, time_s)
+            else:
+                keep = self._dancer_tracks(owner[i], body, main, time_s)  # between looks: the dancer's tracks, uncut
+            self._kept = keep & body
+            owner[i][(owner[i] == main) & ~keep] = 0
+            owner[i][keep] = main
         return dataclasses.replace(dancers, owner=owner)
 
     def _due(self, time_s: float) -> bool:
@@ -138,11 +158,13 @@ class PoseSplit:
         standing_by = self._bystanders_s is not None and time_s - self._bystanders_s <= s.hold_s
         return standing_by or self._looked_s is None or time_s - self._looked_s >= s.scan_every_s
 
-    def _dancer_pixels(self, picture: np.ndarray, mine: np.ndarray, body: np.ndarray, time_s: float) -> np.ndarray:
-        """(h, w) bool the main dancer's pixels ``mine`` (with the soft edges and, alone in the frame, the
-        background the tracker gives it) that are not a bystander's; ``body`` is where the matte calls it person."""
+    def _dancer_pixels(self, picture: np.ndarray, owner: np.ndarray, main: int, body: np.ndarray, time_s: float) -> np.ndarray:
+        """(h, w) bool the main matte's pixels: those of the main track, or of the dancer's tracks when it is a spectator
+        (``owner``: track ids with the soft edges and, alone in the frame, the background the tracker gives a dancer),
+        that are not a bystander's; ``body`` is where the matte calls anyone person."""
         s = self.settings
-        scale = picture.shape[1] / mine.shape[1]  # picture pixels per matte pixel
+        mine = owner == main
+        scale = self._scale = picture.shape[1] / owner.shape[1]  # picture pixels per matte pixel
         x0, y0, x1, y1 = crop_around(body, scale, s.margin, picture.shape)
         found = skeletons(self.find_poses(picture[y0:y1, x0:x1]).transformed(1.0, x0, y0), s)
         past = [k for t, look in self._looks if s.still_s <= time_s - t <= 2 * s.still_s for k in look]
@@ -153,32 +175,68 @@ class PoseSplit:
         moved = [min((k.apart(old) for old in past if k.near(old, s.near_share)), default=float("inf")) for k in standing]
         still = [k for k, m in zip(standing, moved) if m <= s.still_share]
         moving = [(m, k) for k, m in zip(standing, moved) if s.still_share < m < float("inf")]  # inf: not seen before
-        dancer = self._choose_dancer(moving, still, time_s)
-        bystanders = [k for k in still if k is not dancer and k.confident[[*SHOULDERS, *HIPS]].all()]
+        home = self._dancer_ids(owner, body, time_s) | {main}
+        dancer = self._choose_dancer(moving, still, home, owner, body, scale, time_s)
+        standing_by = [tracks_under(k, owner, body, scale) for k in still if k is not dancer and k.whole_torso]
+        movers = [tracks_under(k, owner, body, scale) for _, k in moving]
+        self._spectators = (self._spectators.union(*standing_by).difference(*movers)
+                            - self._dancer_ids(owner, body, time_s))
+        tracks = self._dancer_tracks(owner, body, main, time_s)
+        bystanders = [k for k in still if k is not dancer and k.whole_torso
+                      and stands_on(k.keypoints[k.confident] / scale, body & tracks, s.on_share)]
         if not bystanders or (dancer is None and not self._moved):
-            return mine  # nobody standing by, or nobody seen dancing in this shot to keep apart from them
+            return tracks  # nobody standing by, or nobody seen dancing in this shot (the main track then)
         self._bystanders_s = time_s
-        near = [skeleton_distance(k, scale, mine.shape, s.bone_share) for k in bystanders]
+        near = [skeleton_distance(k, scale, owner.shape, s.bone_share) for k in bystanders]
         if dancer is not None:
-            return mine & (skeleton_distance(dancer, scale, mine.shape, s.bone_share) <= np.min(near, axis=0))
+            return tracks & (skeleton_distance(dancer, scale, owner.shape, s.bone_share) <= np.min(near, axis=0))
         bodies = np.min([d - s.reach_share * k.size / scale for d, k in zip(near, bystanders)], axis=0)
-        rest = mine & (bodies > 0)  # the dancer is on the pixels but the model missed them: what is not the bystanders'
-        return rest if np.count_nonzero(rest & body) >= s.rest_share * np.count_nonzero(body) else mine
+        rest = tracks & (bodies > 0)  # the dancer is on the pixels but the model missed them: what is not the bystanders'
+        return rest if np.count_nonzero(rest & body) >= s.rest_share * np.count_nonzero(tracks & body) else tracks
 
-    def _choose_dancer(self, moving: list[tuple[float, Skeleton]], still: list[Skeleton], time_s: float) -> Skeleton | None:
-        """The dancer: moving, near where the dancer was, else the most moving; a still one where the dancer was."""
+    def _dancer_ids(self, owner: np.ndarray, body: np.ndarray, time_s: float) -> frozenset[int]:
+        """The dancer's tracks: under the dancer's skeleton when this look found it, else those holding the last frame's
+        main matte (the tracker's ids swap people in a crowd, the dancer's pixels move little from frame to frame); none
+        before a dancer has been seen in the shot."""
+        if self._dancer is None:
+            return frozenset()
+        if self._dancer[0] == time_s:
+            return tracks_under(self._dancer[1], owner, body, self._scale)
+        return frozenset() if self._kept is None else holding(owner[body & self._kept])
+
+    def _dancer_tracks(self, owner: np.ndarray, body: np.ndarray, main: int, time_s: float) -> np.ndarray:
+        """(h, w) bool the pixels of the main track; of the dancer's tracks (``_dancer_ids``) instead when the dancer is
+        elsewhere and the main track is a spectator (found someone standing by on, and nobody moving since)."""
+        if main in self._spectators:
+            ids = self._dancer_ids(owner, body, time_s)
+            if ids and main not in ids:
+                return np.isin(owner, list(ids))
+        return owner == main
+
+    def _choose_dancer(self, moving: list[tuple[float, Skeleton]], still: list[Skeleton], home: frozenset[int],
+                       owner: np.ndarray, body: np.ndarray, scale: float, time_s: float) -> Skeleton | None:
+        """The dancer: a moving skeleton near where the dancer was (followed by place, whichever track it is on), else
+        the most moving one on ``home`` (the main track and the dancer's tracks), or anywhere when no
+        dancer has been seen in the shot yet and ``home`` holds someone standing still in full view and nobody moving; a
+        still one where the dancer was (a freeze)."""
         s = self.settings
         last = self._dancer[1] if self._dancer is not None and time_s - self._dancer[0] <= s.hold_s else None
         dancer = None
-        if moving:
-            self._moved = True
-            dancer = (min(moving, key=lambda mk: float(np.linalg.norm(mk[1].centre - last.centre)))[1] if last is not None
-                      else max(moving, key=lambda mk: mk[0])[1])
-        elif last is not None:
-            dancer = min(still, key=last.apart, default=None)
-            if dancer is not None and last.apart(dancer) > s.match_share:
-                dancer = None
+        if last is not None:
+            near = [(float(np.linalg.norm(k.centre - last.centre)), k) for _, k in moving if last.near(k, s.near_share)]
+            dancer = min(near, key=lambda dk: dk[0])[1] if near else None
+            if dancer is None:
+                dancer = min(still, key=last.apart, default=None)
+                if dancer is not None and last.apart(dancer) > s.match_share:
+                    dancer = None
+        else:
+            on_home = [(m, k) for m, k in moving if tracks_under(k, owner, body, scale) & home]
+            if (not on_home and self._dancer is None
+                    and any(k.whole_torso and tracks_under(k, owner, body, scale) & home for k in still)):
+                on_home = moving  # the main track is someone standing still in full view: the one who moves dances
+            dancer = max(on_home, key=lambda mk: mk[0])[1] if on_home else None
         if dancer is not None:
+            self._moved = self._moved or any(dancer is k for _, k in moving)
             self._dancer = (time_s, dancer)
         return dancer
 
@@ -208,6 +266,23 @@ def crop_around(mask: np.ndarray, scale: float, margin: float, shape: tuple[int,
     pad_x, pad_y = margin * (np.ptp(xs) + 1) * scale, margin * (np.ptp(ys) + 1) * scale
     return (max(0, int(xs.min() * scale - pad_x)), max(0, int(ys.min() * scale - pad_y)),
             min(shape[1], int((xs.max() + 1) * scale + pad_x)), min(shape[0], int((ys.max() + 1) * scale + pad_y)))
+
+
+def tracks_under(skeleton: Skeleton, owner: np.ndarray, body: np.ndarray, scale: float) -> frozenset[int]:
+    """The tracks a skeleton (picture pixels, ``scale`` times the matte's) is on: those of ``owner`` holding the most of
+    its confident keypoints that lie on ``body``, or at least a third of them; none when none lie on it."""
+    xy = np.rint(skeleton.keypoints[skeleton.confident] / scale).astype(int)
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < owner.shape[1]) & (xy[:, 1] >= 0) & (xy[:, 1] < owner.shape[0])
+    xy = xy[inside]
+    return holding(owner[xy[:, 1], xy[:, 0]][body[xy[:, 1], xy[:, 0]]])
+
+
+def holding(ids: np.ndarray) -> frozenset[int]:
+    """The track ids that hold the most of some pixels (``ids``: the owner of each), or at least a third of them."""
+    if not len(ids):
+        return frozenset()
+    values, counts = np.unique(ids, return_counts=True)
+    return frozenset(int(v) for v, c in zip(values, counts) if c == counts.max() or c >= len(ids) / 3)
 
 
 def stands_on(points: np.ndarray, mask: np.ndarray, share: float) -> bool:

@@ -35,7 +35,8 @@ def body(x: float, top: float) -> np.ndarray:
 
 
 class StickFinder:
-    """Stands in for ``PoseFinder``: the figures set for the next look (the crop is the whole picture, see ``finder``)."""
+    """Stands in for ``PoseFinder``: the figures set for the next look (the crop is the whole picture, see ``finder``);
+    a figure's NaN keypoints are not found."""
 
     def __init__(self) -> None:
         self.figures: list[np.ndarray] = []
@@ -44,18 +45,21 @@ class StickFinder:
         if not self.figures:
             return Poses.none()
         points = np.stack(self.figures)
-        return Poses(points, np.full(points.shape[:2], 0.9, np.float32), np.full(len(points), 0.8, np.float32))
+        found = ~np.isnan(points).any(axis=-1)
+        return Poses(np.nan_to_num(points), np.where(found, 0.9, 0.0).astype(np.float32), np.full(len(points), 0.8, np.float32))
 
 
 def frames_with(finder: StickFinder, split: PoseSplit, people: list[tuple[float, float] | None], seen: list[bool],
-                time_s: float, cut: bool = False) -> np.ndarray:
-    """One frame with ``people`` (box x, top; None: not there) merged into main track 1; ``seen`` says whom the
-    finder finds. Returns the main dancer's pixels after the split."""
+                time_s: float, cut: bool = False, tracks: list[int] | None = None,
+                figures: list[np.ndarray] | None = None) -> np.ndarray:
+    """One frame with ``people`` (box x, top; None: not there) on ``tracks`` (default: all merged into track 1), track 1
+    the tracker's main dancer; ``seen`` says whom the finder finds (as whole figures, or the given ``figures``).
+    Returns the main matte's pixels after the split."""
     owner = np.zeros((1, H, W), np.int16)
-    for where in people:
+    for where, track in zip(people, tracks or [1] * len(people)):
         if where is not None:
-            owner[0][body(*where)] = 1
-    finder.figures = [stick(*where) for where, found in zip(people, seen) if where is not None and found]
+            owner[0][body(*where)] = track
+    finder.figures = [stick(*where) for where, found in zip(people, seen) if where is not None and found] + (figures or [])
     batch = DancerBatch(owner, np.ones(1, np.int16), (1,))
     picture = np.zeros((H * SCALE, W * SCALE, 3), np.uint8)
     out = split(batch, (owner > 0).astype(np.float32), lambda i: picture, np.array([time_s]), np.array([cut]))
@@ -71,13 +75,14 @@ def finder(monkeypatch) -> StickFinder:
     return StickFinder()
 
 
+def dancer_at(i: int) -> tuple[float, float]:
+    """Where the dancer of ``dance_beside`` is on frame ``i``: stepping to and fro beside the bystander."""
+    return 38 + 14 * abs(np.sin(i / 4)), 30 + 6 * np.sin(i / 3)
+
+
 def dance_beside(finder: StickFinder, split: PoseSplit, frames: int, dancer_seen=lambda i: True) -> list[np.ndarray]:
     """A bystander standing at x=20 and a dancer stepping to and fro beside them, touching: one region."""
-    kept = []
-    for i in range(frames):
-        dancer_x = 38 + 14 * abs(np.sin(i / 4))
-        kept.append(frames_with(finder, split, [(20, 30), (dancer_x, 30 + 6 * np.sin(i / 3))], [True, dancer_seen(i)], i / FPS))
-    return kept
+    return [frames_with(finder, split, [(20, 30), dancer_at(i)], [True, dancer_seen(i)], i / FPS) for i in range(frames)]
 
 
 def test_a_bystander_leaves_the_main_matte_once_seen_still_while_the_dancer_moves(finder):
@@ -86,7 +91,7 @@ def test_a_bystander_leaves_the_main_matte_once_seen_still_while_the_dancer_move
     bystander = body(20, 30)
     assert kept[0][bystander].all()  # too soon to tell who stands still: nothing cut
     last = kept[-1]
-    dancer = body(38 + 14 * abs(np.sin(39 / 4)), 30 + 6 * np.sin(39 / 3))
+    dancer = body(*dancer_at(39))
     only_bystander = bystander & ~dancer
     assert last[only_bystander].mean() < 0.2  # at most the edge the two bodies share
     assert last[dancer].mean() > 0.9
@@ -97,15 +102,82 @@ def test_a_dancer_the_model_misses_keeps_what_is_not_the_bystander_s(finder):
     kept = dance_beside(finder, split, 40, dancer_seen=lambda i: i < 25)  # floor moves from frame 25: not found
     last = kept[-1]
     bystander = body(20, 30)
-    dancer = body(38 + 14 * abs(np.sin(39 / 4)), 30 + 6 * np.sin(39 / 3)) & ~bystander
+    dancer = body(*dancer_at(39)) & ~bystander
     assert last[bystander].mean() < 0.2
     assert last[dancer].mean() > 0.7  # the bystander's body reaches a little beyond their skeleton
+
+
+def test_the_main_matte_follows_the_dancer_when_the_tracker_s_main_track_keeps_a_bystander(finder):
+    """In a crowd the tracker's regions swap people: its main track (1) ends on the bystander, the dancer on track 2."""
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 30)
+    for i in range(30, 60):
+        kept = frames_with(finder, split, [(20, 30), dancer_at(i)], [True, True], i / FPS, tracks=[1, 2])
+    dancer, bystander = body(*dancer_at(59)), body(20, 30)
+    assert kept[dancer & ~bystander].mean() > 0.9
+    assert kept[bystander & ~dancer].mean() < 0.2
+
+
+def test_the_dancer_missed_on_another_track_keeps_what_is_not_the_bystander_s(finder):
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 30)
+    for i in range(30, 60):
+        kept = frames_with(finder, split, [(20, 30), dancer_at(i)], [True, i < 40], i / FPS, tracks=[1, 2])
+    dancer, bystander = body(*dancer_at(59)), body(20, 30)
+    assert kept[bystander].mean() < 0.2
+    assert kept[dancer & ~bystander].mean() > 0.7
+
+
+def test_the_missed_dancer_is_followed_by_their_pixels_when_the_tracker_s_ids_change(finder):
+    """MoveNet misses the dancer (floor moves) while the tracker's main track (1) is the bystander and its ids for the
+    dancer change (track 2, then a new track 3)."""
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 30)
+    for i in range(30, 60):
+        tracks = [1, 2] if i < 45 else [1, 3]
+        kept = frames_with(finder, split, [(20, 30), dancer_at(i)], [True, False], i / FPS, tracks=tracks)
+    dancer, bystander = body(*dancer_at(59)), body(20, 30)
+    assert kept[bystander].mean() < 0.2
+    assert kept[dancer & ~bystander].mean() > 0.7
+
+
+def test_the_dancer_is_found_on_another_track_when_the_tracker_chose_someone_standing_in_full_view(finder):
+    """From the start the tracker's main track (1) is a spectator standing still, the dancer is on track 2."""
+    split = PoseSplit(finder)
+    for i in range(40):
+        kept = frames_with(finder, split, [(20, 30), dancer_at(i)], [True, True], i / FPS, tracks=[1, 2])
+    dancer, bystander = body(*dancer_at(39)), body(20, 30)
+    assert kept[dancer & ~bystander].mean() > 0.9
+    assert kept[bystander & ~dancer].mean() < 0.2
+
+
+def test_the_main_matte_stays_on_the_tracker_s_main_walker_among_other_walkers(finder):
+    """Nobody stands by (a street of walkers): whoever the skeletons follow, the main matte is the tracker's choice."""
+    split = PoseSplit(finder)
+    for i in range(40):
+        walkers = [(10 + i / 2, 30), (30 + i / 2, 36)]
+        kept = frames_with(finder, split, walkers, [True, True], i / FPS, tracks=[1, 2])
+    first, second = body(*walkers[0]), body(*walkers[1])
+    assert kept[first & ~second].all()
+    assert not kept[second & ~first].any()
+
+
+def test_someone_moving_on_another_track_is_not_taken_for_a_main_dancer_seen_from_the_waist_up(finder):
+    """The main dancer, hips out of the picture, stands still (a talking head) while a walker on a track of their own
+    moves."""
+    split = PoseSplit(finder)
+    for i in range(40):
+        waist_up = stick(20, 30)
+        waist_up[11:] = np.nan  # hips, knees and ankles
+        kept = frames_with(finder, split, [(20, 30), (40 + i, 30)], [False, True], i / FPS, tracks=[1, 2], figures=[waist_up])
+    assert kept[body(20, 30)].all()
+    assert not kept[body(40 + 39, 30) & ~body(20, 30)].any()
 
 
 def test_a_dancer_holding_a_pose_stays_the_dancer(finder):
     split = PoseSplit(finder)
     dance_beside(finder, split, 30)
-    frozen = (38 + 14 * abs(np.sin(29 / 4)), 30 + 6 * np.sin(29 / 3))  # a freeze: where the dancer last was, for 1 s
+    frozen = dancer_at(29)  # a freeze: where the dancer last was, for 1 s
     for i in range(30, 55):
         kept = frames_with(finder, split, [(20, 30), frozen], [True, True], i / FPS)
     dancer = body(*frozen) & ~body(20, 30)
