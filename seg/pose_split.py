@@ -25,16 +25,16 @@ on everyone's pixels, follows the dancer's skeleton by place and gives the main 
   still skeletons with a whole torso (both shoulders and hips: the model also finds a person's legs alone beside the
   whole person) are people standing by; those on the main matte's tracks are its bystanders.
 - Pixels. The main matte is the tracker's main track, unless that track is a spectator (a look found someone
-  standing by on it, not the dancer, and no look since found anyone moving on it) and the dancer is on other tracks:
-  then it is those tracks (under the dancer's skeleton when the look found it; else, between looks and while the
-  model misses the dancer, those holding the last frame's main matte: the tracker's ids swap people in a crowd, the
-  dancer's pixels move little from frame to frame), given the main track's id. Among walkers, or with a walker
-  behind a talking head, it stays the tracker's choice. With the dancer's skeleton found, a pixel stays when it is
-  at least as near to it as to every bystander's (skeletons drawn at the matte's resolution: bones, joints, the
-  torso filled). With the dancer missed by the model (floor moves), the pixels outside the bystanders' bodies (their
-  skeletons widened by ``reach_share`` of their size) stay, provided a dancer has been seen moving in the shot and
-  they are at least ``rest_share`` of the body (else they are slivers round the bystanders, not a dancer); with
-  nobody seen moving, nothing is cut (people standing together are not told apart).
+  standing by on it, not the dancer, and no look since found anyone moving on it) and the dancer has been on other
+  tracks for ``follow_after_s``: then it is those tracks (under the dancer's skeleton when the look found it; else,
+  between looks and while the model misses the dancer, those holding the last frame's main matte: the tracker's ids
+  swap people in a crowd, the dancer's pixels move little from frame to frame), given the main track's id. Among
+  walkers, or with a walker behind a talking head, it stays the tracker's choice. With the dancer's skeleton found,
+  a pixel stays when it is at least as near to it as to every bystander's (skeletons drawn at the matte's
+  resolution: bones, joints, the torso filled). With the dancer missed by the model (floor moves), the pixels
+  outside the bystanders' bodies (their skeletons widened by ``reach_share`` of their size) stay, provided a dancer
+  has been seen moving in the shot and they are at least ``rest_share`` of the body (else they are slivers round the
+  bystanders, not a dancer); with nobody seen moving, nothing is cut (people standing together are not told apart).
 - A cut (``pipelines.shots``) forgets what was seen.
 """
 
@@ -66,6 +66,7 @@ class PoseSplitSettings:
     still_share: float = 0.1
     near_share: float = 1.0  # a skeleton of an earlier look this near (centres, share of size) may be the same person
     match_share: float = 0.15  # a still skeleton this near the dancer's last one (share of its size) is the dancer in a freeze
+    follow_after_s: float = 1.0  # the main matte leaves a spectator's track for the dancer's once they have been apart this long
     rest_share: float = 0.2  # with the dancer missed, less than this share of the pixels left is no dancer but slivers
     reach_share: float = 0.08
     bone_share: float = 0.05  # bones are drawn this thick, as a share of the skeleton's size
@@ -125,6 +126,8 @@ class PoseSplit:
         self._scale = 1.0  # picture pixels per matte pixel
         self._kept: np.ndarray | None = None  # the main matte's body pixels on the last frame
         self._spectators: frozenset[int] = frozenset()  # tracks found someone standing by on since, and nobody moving
+        self._apart_since_s: float | None = None  # since when the main track has been a spectator's, the dancer elsewhere
+        self._waiting: np.ndarray | None = None  # meanwhile, the dancer's pixels on this frame (the matte not yet theirs)
         self._moved = False  # a dancer has been seen moving in this shot
         self._looked_s: float | None = None
         self._bystanders_s: float | None = None  # when a look last found someone standing by
@@ -138,7 +141,7 @@ class PoseSplit:
         for i, time_s in enumerate(np.asarray(times_s, np.float64)):
             if cuts is not None and cuts[i]:
                 self._looks, self._dancer, self._moved, self._looked_s, self._bystanders_s = [], None, False, None, None
-                self._kept, self._spectators = None, frozenset()
+                self._kept, self._spectators, self._apart_since_s, self._waiting = None, frozenset(), None, None
             main = int(dancers.main[i])
             body = (owner[i] > 0) & (probs[i] > SILHOUETTE_THRESHOLD)  # everyone's pixels without the soft edges
             if main == 0 or not body.any():
@@ -148,7 +151,7 @@ class PoseSplit:
                 keep = self._dancer_pixels(picture(i), owner[i], main, body, time_s)
             else:
                 keep = self._dancer_tracks(owner[i], body, main, time_s)  # between looks: the dancer's tracks, uncut
-            self._kept = keep & body
+            self._kept = keep & body if self._waiting is None else self._waiting
             owner[i][(owner[i] == main) & ~keep] = 0
             owner[i][keep] = main
         return dataclasses.replace(dancers, owner=owner)
@@ -182,6 +185,8 @@ class PoseSplit:
         self._spectators = (self._spectators.union(*standing_by).difference(*movers)
                             - self._dancer_ids(owner, body, time_s))
         tracks = self._dancer_tracks(owner, body, main, time_s)
+        if dancer is not None and not stands_on(dancer.keypoints[dancer.confident] / scale, body & tracks, s.on_share):
+            return tracks  # the dancer is elsewhere: the main matte is someone else's, nothing of theirs to keep apart
         bystanders = [k for k in still if k is not dancer and k.whole_torso
                       and stands_on(k.keypoints[k.confident] / scale, body & tracks, s.on_share)]
         if not bystanders or (dancer is None and not self._moved):
@@ -205,12 +210,20 @@ class PoseSplit:
         return frozenset() if self._kept is None else holding(owner[body & self._kept])
 
     def _dancer_tracks(self, owner: np.ndarray, body: np.ndarray, main: int, time_s: float) -> np.ndarray:
-        """(h, w) bool the pixels of the main track; of the dancer's tracks (``_dancer_ids``) instead when the dancer is
-        elsewhere and the main track is a spectator (found someone standing by on, and nobody moving since)."""
-        if main in self._spectators:
-            ids = self._dancer_ids(owner, body, time_s)
-            if ids and main not in ids:
-                return np.isin(owner, list(ids))
+        """(h, w) bool the pixels of the main track; of the dancer's tracks (``_dancer_ids``) instead once the dancer has
+        been elsewhere for ``follow_after_s`` while the main track is a spectator (found someone standing by on, and
+        nobody moving since): a moment's doubt about who is who does not flip the matte between people. Called once a
+        frame, in order."""
+        ids = self._dancer_ids(owner, body, time_s) if main in self._spectators else frozenset()
+        self._waiting = None
+        if not ids or main in ids:
+            self._apart_since_s = None
+            return owner == main
+        self._apart_since_s = time_s if self._apart_since_s is None else self._apart_since_s
+        dancer = np.isin(owner, list(ids))
+        if time_s - self._apart_since_s >= self.settings.follow_after_s:
+            return dancer
+        self._waiting = dancer & body
         return owner == main
 
     def _choose_dancer(self, moving: list[tuple[float, Skeleton]], still: list[Skeleton], home: frozenset[int],

@@ -118,6 +118,16 @@ def test_the_main_matte_follows_the_dancer_when_the_tracker_s_main_track_keeps_a
     assert kept[bystander & ~dancer].mean() < 0.2
 
 
+def test_the_main_matte_waits_a_second_before_following_the_dancer_off_the_main_track(finder):
+    """A moment's doubt about who is who (a few frames of the dancer on another track) does not flip the matte."""
+    split = PoseSplit(finder)
+    dance_beside(finder, split, 30)
+    for i in range(30, 45):  # 0.6 s
+        kept = frames_with(finder, split, [(20, 30), dancer_at(i)], [True, True], i / FPS, tracks=[1, 2])
+    assert not kept[body(*dancer_at(44)) & ~body(20, 30)].any()
+    assert kept[body(20, 30) & ~body(*dancer_at(44))].all()  # the main track meanwhile stays whole, not cut away
+
+
 def test_the_dancer_missed_on_another_track_keeps_what_is_not_the_bystander_s(finder):
     split = PoseSplit(finder)
     dance_beside(finder, split, 30)
