@@ -7,7 +7,7 @@
 Sides: ``train`` is the train side of ``data/splits/real-clips.csv`` (``train+check`` clips only);
 ``check`` is its check side plus every ``check-only`` clip of ``clips.csv`` (never trained on).
 ``--clips`` is a folder of clips with its ``clips.csv``: the shared real clips (the default) or
-``data/stock-clips`` (licensed stock dance clips; the table is committed, the videos are not).
+``data/stock-clips`` (licensed stock dance clips, committed with their provenance table).
 Frames are sampled about every ``--every`` seconds, at most ``--max-frames`` a clip, spread over
 the whole clip. The pose teacher runs on every frame (every n-th of a fast clip, so that about
 ``--pose-fps`` frames a second, and every sampled frame) so that it tracks the person from frame
