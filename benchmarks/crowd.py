@@ -25,7 +25,7 @@ import av
 import cv2
 import numpy as np
 
-from real_footage import FRAMES_TABLE, accepted_frames, main_mattes
+from real_footage import FRAMES_TABLE, accepted_frames, product_mattes
 from seg.composite import Person, Placement, paste
 from seg.data import find_pairs, is_validation
 from seg.evaluate import predicted_mask
@@ -97,7 +97,7 @@ def main() -> None:
     segmenter = Segmenter(SegmenterSettings(model=args.model))
     clip = args.work / f"crowd_{args.clip.stem}.mp4"
     visible = crowd_clip(args.clip, clip, spectators(args.ccp, args.spectators), args.feet, args.height, segmenter)
-    main_matte = main_mattes(segmenter, clip, sorted(frames), args.work / "scratch", zoom=True, pose_split=args.pose_split)
+    main_matte = product_mattes(segmenter, clip, sorted(frames), args.work / "scratch", zoom=True, pose_split=args.pose_split)
     print(f"{args.clip.name} with {args.spectators} people standing behind the dancer ({clip})")
     print(f"{'frame':>6s} {'main IoU':>9s} {'on spectators':>14s}")
     scores = []

@@ -10,7 +10,8 @@ unseen on another:
   labels of the check clips looked at on contact sheets and accepted as truth; ``real_labels.py``),
   per clip, for the model's matte of everyone (``seg.evaluate.predicted_mask``, as ``eval`` scores
   it) and for the default main-dancer matte that ``dancematte process --format png`` writes (each
-  clip processed whole, so the tracker sees every frame). Groups: the six dance clips
+  clip processed whole, so the tracker sees every frame; ``--dancers all``: the matte of everyone it writes
+  with ``--dancers all``, gated by the person detector, instead). Groups: the six dance clips
   (``mimicmotion__*``, check-only), the other check-only clips, and the check side of the
   ``train+check`` split. The labels keep one tracked person, so frames with a second person in view
   are rejected on review. Accepted frames with nobody labelled (a robot, a fence, an empty street)
@@ -28,7 +29,7 @@ With ``--baseline`` a second model is scored on the same frames and photos in th
 ``--frame-long-side N`` (``--baseline-frame-long-side``) with whole frames seen at long side N instead of the
 model's own (``seg.segmenter.frame_long_side``). ``--captions SEED`` scores every check clip with a burned-in caption
 (``seg.captions``: style, font and place drawn from the seed and the clip's name, the same on every frame; re-encoded
-losslessly), the truth losing what an opaque box hides: what captions beside the dancer cost. ``--no-main`` leaves out the main-dancer matte, which needs every
+losslessly), the truth losing what an opaque box hides: what captions beside the dancer cost. ``--no-main`` leaves out the matte ``process`` writes, which needs every
 clip processed whole (most of a run's time): about a minute instead of ten to fifteen.
 """
 
@@ -117,11 +118,11 @@ def decoded_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
     return frames
 
 
-def main_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path, zoom: bool,
-                pose_split: bool = True) -> dict[int, np.ndarray]:
-    """The main-dancer alpha ``process --format png`` writes for the given frames, at half opacity."""
-    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), zoom=zoom, pose_split=pose_split, timeout_s=None,
-                                                         max_duration_s=None))
+def product_mattes(segmenter: Segmenter, clip: Path, frames: list[int], scratch: Path, zoom: bool,
+                   pose_split: bool = True, dancers: str = "main") -> dict[int, np.ndarray]:
+    """The alpha ``process --format png --dancers DANCERS`` writes for the given frames, at half opacity."""
+    processor = ClipProcessor(segmenter, ProcessSettings(formats=("png",), dancers=dancers, zoom=zoom, pose_split=pose_split,
+                                                         timeout_s=None, max_duration_s=None))
     processor.process(clip, scratch, "clip", show_progress=False)
     mattes = {}
     for index in frames:
@@ -153,12 +154,13 @@ def captioned_clip(clip: Path, out: Path, seed: int) -> tuple[Path, np.ndarray]:
 
 
 def score_clip(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, clip: Path, frames: list[int],
-               labels: Path, group: str, scratch: Path | None, hidden: np.ndarray | None = None) -> ClipScore:
-    """IoU (or the share called person) of the everyone matte and, unless ``scratch`` is None, the main one (else nan);
-    ``hidden``: pixels a burned-in caption box hides, not person whatever the label says."""
+               labels: Path, group: str, scratch: Path | None, dancers: str, hidden: np.ndarray | None = None) -> ClipScore:
+    """IoU (or the share called person) of the everyone matte and, unless ``scratch`` is None, the one ``process
+    --dancers DANCERS`` writes (else nan); ``hidden``: pixels a burned-in caption box hides, not person whatever the
+    label says."""
     name = clip.name.removesuffix(CAPTIONED)  # the clip's own file name
     rgb = decoded_frames(clip, set(frames))
-    main = main_mattes(segmenter, clip, frames, scratch, zoom is not None) if scratch else {}
+    main = product_mattes(segmenter, clip, frames, scratch, zoom is not None, dancers=dancers) if scratch else {}
     person, nobody = [], []
     for index in frames:
         truth = label_mask(cv2.imread(str(labels / f"{Path(name).stem}_{index:05d}.png"), cv2.IMREAD_GRAYSCALE))
@@ -177,7 +179,7 @@ class PersonFreeScore:
     human_like: bool
     whole: float  # share of the whole photo called person
     crops: float  # mean share over its 9:16 crops
-    main_crops: float  # mean share of the default main-dancer matte over its 9:16 crops held as still clips (nan: not scored)
+    product_crops: float  # mean share of the product's matte (--dancers) over its 9:16 crops held as still clips (nan: not scored)
 
 
 def still_clip(rgb: np.ndarray, path: Path) -> Path:
@@ -193,18 +195,18 @@ def still_clip(rgb: np.ndarray, path: Path) -> Path:
     return path
 
 
-def main_share_of_still(segmenter: Segmenter, rgb: np.ndarray, scratch: Path, zoom: bool) -> float:
-    """Mean share of the frames' pictures the default main-dancer matte covers on ``rgb`` held still."""
+def product_share_of_still(segmenter: Segmenter, rgb: np.ndarray, scratch: Path, zoom: bool, dancers: str = "main") -> float:
+    """Mean share of the frames' pictures the product's matte (``process --dancers DANCERS``) covers on ``rgb`` held still."""
     scratch.mkdir(parents=True, exist_ok=True)
     clip = still_clip(rgb, scratch / "still.mp4")
-    mattes = main_mattes(segmenter, clip, list(range(STILL_FRAMES)), scratch / "out", zoom)
+    mattes = product_mattes(segmenter, clip, list(range(STILL_FRAMES)), scratch / "out", zoom, dancers=dancers)
     return float(np.mean([person_share(matte) for matte in mattes.values()]))
 
 
 def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZoom | None, photos: Path,
-                      scratch: Path | None) -> list[PersonFreeScore]:
+                      scratch: Path | None, dancers: str) -> list[PersonFreeScore]:
     """Shares called person on the check photos: the everyone matte whole and on 9:16 crops, and unless ``scratch``
-    is None the default main-dancer matte on the crops held as still clips (``process`` as a user runs it)."""
+    is None the product's matte (``process --dancers DANCERS``) on the crops held as still clips, as a user runs it."""
     scores = []
     for entry in read_split(NO_PEOPLE_SPLIT):
         if entry.side != "check":
@@ -213,7 +215,7 @@ def score_person_free(segmenter: Segmenter, refiner: MatteRefiner, zoom: PersonZ
         whole = person_share(predicted_mask(rgb, segmenter, refiner, zoom))
         windows = [np.ascontiguousarray(rgb[window]) for window in portrait_windows(*rgb.shape[:2])]
         crops = [person_share(predicted_mask(window, segmenter, refiner, zoom)) for window in windows]
-        main = [main_share_of_still(segmenter, window, scratch, zoom is not None) for window in windows] if scratch else [np.nan]
+        main = [product_share_of_still(segmenter, window, scratch, zoom is not None, dancers) for window in windows] if scratch else [np.nan]
         scores.append(PersonFreeScore(entry.file, entry.human_like, whole, float(np.mean(crops)), float(np.mean(main))))
     return scores
 
@@ -250,9 +252,10 @@ def score_model(maker: MatteMaker, args: argparse.Namespace, accepted: dict[str,
         if args.captions is not None:
             clip, hidden = captioned_clip(clip, args.work / "captioned" / (clip.name + CAPTIONED), args.captions)
         clips.append(score_clip(segmenter, refiner, zoom, clip, sorted(frames), args.labels,
-                                clip_group(name, uses), args.work / "scratch" if args.main else None, hidden))
+                                clip_group(name, uses), args.work / "scratch" if args.main else None, args.dancers, hidden))
         print(f"  {model}: {name} done", flush=True)
-    person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos", args.work / "stills" if args.main else None)
+    person_free = score_person_free(segmenter, refiner, zoom, args.no_people / "photos", args.work / "stills" if args.main else None,
+                                    args.dancers)
     ccp = evaluate(args.ccp / "images", args.ccp / "masks", segmenter, refiner, zoom=zoom, progress=False, only=is_validation)
     return ModelReport(clips, person_free, ccp.iou)
 
@@ -272,11 +275,12 @@ def clip_line(label: str, scores: list[list[ClipScore]]) -> str:
             + f"{len(nobody[0]):8d}" + "".join(means(rows) for rows in nobody))
 
 
-def print_reports(reports: dict[str, ModelReport]) -> None:
+def print_reports(reports: dict[str, ModelReport], dancers: str) -> None:
     names = list(reports)
-    pairs = "".join(f"{name[:8] + ':all':>{COLUMN}s}{name[:8] + ':main':>{COLUMN}s}" for name in names)
-    print("\nreal clips, accepted teacher-labelled frames: IoU of the everyone (all) and main-dancer (main) mattes"
-          "\nwhere someone is labelled; share of the picture called person where nobody is (0 is right)")
+    pairs = "".join(f"{name[:8] + ':net':>{COLUMN}s}{name[:8] + ':' + dancers:>{COLUMN}s}" for name in names)
+    print(f"\nreal clips, accepted teacher-labelled frames: IoU of the network's matte of everyone (net) and of what"
+          f" process --dancers {dancers} writes ({dancers})\nwhere someone is labelled; share of the picture called person"
+          f" where nobody is (0 is right)")
     print(f"{'clip':52s}{'frames':>7s}{pairs}{'nobody':>8s}{pairs}")
     for group in GROUPS:
         rows = [row for row in zip(*(reports[n].clips for n in names)) if row[0].group == group]
@@ -287,13 +291,14 @@ def print_reports(reports: dict[str, ModelReport]) -> None:
             print(clip_line(row[0].clip, [[score] for score in row]))
         print(clip_line(f"   all frames of the {len(rows)} clips", [list(model) for model in zip(*rows)]))
     print(clip_line("all accepted frames", [reports[n].clips for n in names]))
-    print(f"\nperson-free photos (check side): share called person, 0 is right (all: the everyone matte, whole photo and"
-          f" 9:16 crops;\nmain: the default main-dancer matte on the 9:16 crops held still as 1-second clips)\n{'photos':40s}{'count':>7s}"
-          + "".join(f"{name + ' whole':>18s}{name + ' 9:16':>18s}{name + ' main 9:16':>18s}" for name in names))
+    print(f"\nperson-free photos (check side): share called person, 0 is right (the network's matte of everyone, whole"
+          f" photo and 9:16 crops;\n{dancers}: what process --dancers {dancers} writes on the 9:16 crops held still as"
+          f" 1-second clips)\n{'photos':40s}{'count':>7s}"
+          + "".join(f"{name + ' whole':>18s}{name + ' 9:16':>18s}{name + ' ' + dancers + ' 9:16':>18s}" for name in names))
     for label, human_like in (("ordinary", False), ("human-like (statues, reliefs, a face)", True)):
         chosen = {n: [s for s in reports[n].person_free if s.human_like == human_like] for n in names}
         cells = "".join(f"{np.mean([s.whole for s in chosen[n]]):18.4f}{np.mean([s.crops for s in chosen[n]]):18.4f}"
-                        f"{np.mean([s.main_crops for s in chosen[n]]):18.4f}" for n in names)
+                        f"{np.mean([s.product_crops for s in chosen[n]]):18.4f}" for n in names)
         print(f"{label:40s}{len(chosen[names[0]]):7d}{cells}")
     for name in names:
         worst = sorted(reports[name].person_free, key=lambda s: -s.whole)[:5]
@@ -314,7 +319,9 @@ def main() -> None:
     parser.add_argument("--frame-long-side", type=int, help="whole frames seen at this long side (default: the model's own)")
     parser.add_argument("--baseline-frame-long-side", type=int)
     parser.add_argument("--main", action=argparse.BooleanOptionalAction, default=True,
-                        help="also the main-dancer matte (each clip processed whole: most of a run's time)")
+                        help="also the product's matte as process writes it (each clip processed whole: most of a run's time)")
+    parser.add_argument("--dancers", choices=("main", "all"), default="main",
+                        help="which matte of process is scored beside the network's: the main dancer (default) or everyone")
     parser.add_argument("--captions", type=int, metavar="SEED",
                         help="score the check clips with a burned-in caption drawn from this seed (seg.captions)")
     parser.add_argument("--frames", type=Path, default=FRAMES_TABLE, help="the reviewed frame table")
@@ -331,7 +338,7 @@ def main() -> None:
     if args.baseline:
         makers["baseline"] = MatteMaker(args.baseline, args.baseline_zoom, args.baseline_mirror, args.baseline_frame_long_side)
     reports = {name: score_model(maker, args, accepted, paths, uses) for name, maker in makers.items()}
-    print_reports(reports)
+    print_reports(reports, args.dancers)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         out=args.out,
         process=ProcessSettings(formats=parse_formats(args.format), batch_size=args.batch_size, writer=writer,
                                 dancers=args.dancers, flow=args.flow, zoom=not args.no_zoom, pose_split=not args.no_pose_split,
+                                person_evidence=not args.no_person_gate,
                                 timeout_s=args.timeout or None,
                                 max_duration_s=args.max_duration or None, max_long_side=args.max_size or None),
         segmenter=SegmenterSettings(model=args.model, device=args.device, mirror=not args.no_mirror),
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the mirrored second pass of each frame (faster; more false positives beside the dancer)")
     p.add_argument("--no-pose-split", action="store_true",
                    help="keep the people the main dancer touches in the main matte (skips the skeleton look at them)")
+    p.add_argument("--no-person-gate", action="store_true",
+                   help="keep whatever the network calls person, found a person by the detector or not (statues and murals too)")
     p.add_argument("--timeout", type=float, default=3600, metavar="SECONDS", help="per-clip time limit (default 3600; 0: none)")
     p.add_argument("--max-duration", type=float, default=1800, metavar="SECONDS",
                    help="refuse longer clips (default 1800; 0: none)")

@@ -40,6 +40,7 @@ from pipelines.processor import ClipLimitError, ClipProcessor, ProcessSettings
 from pipelines.video_io import VideoReadError, error_reason
 from pipelines.writers import WriteError
 from seg.models import resolve_model_path
+from seg.person_evidence import EvidenceSettings
 from seg.pose_split import PoseSplitSettings
 from seg.refine import RefineSettings
 from seg.segmenter import Segmenter, SegmenterSettings, frame_long_side
@@ -126,7 +127,7 @@ def output_settings(settings: RunSettings) -> dict:
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
-        "person_evidence": settings.process.person_evidence,  # the main dancer must be found a person
+        "person_evidence": asdict(EvidenceSettings()) if settings.process.person_evidence else None,  # dancers must be people
         "pose_split": asdict(PoseSplitSettings()) if settings.process.pose_split else None,  # bystanders cut from the main dancer
         "zoom": asdict(ZoomSettings()) if settings.process.zoom else None,  # the closer look at small people
         "flow": settings.process.flow,

@@ -83,6 +83,11 @@ without people, a statue), and a clip where none is ever found (a tiny or far-aw
 above) has none; with ``require_person`` off, every track may be the main dancer until then.
 ``person_confirmed`` tells on how much of the frames showing someone the main dancer was a person found.
 Evidence is about a track, not its pixels: a track that is a person merged with clutter passes whole.
+The other outputs are gated by the shot, not by the track: with evidence, the matte of everyone
+(``--dancers all``) and each dancer's (``--dancers each``) stay empty until a person has been found on some
+track since the last cut, so a scene without people, a statue or a mural shows nobody; once someone has been
+found they show everything the network calls person, because the detector misses real dancers among others
+(dark, smoke, a group in one crop) more often than it finds statues beside them.
 """
 
 from __future__ import annotations
@@ -146,11 +151,16 @@ class DancerBatch:
 
     owner: np.ndarray  # (N, h, w) int16 the dancer id of each pixel, 0 for nobody
     main: np.ndarray  # (N,) int16 the main dancer of each frame, 0 while nobody is tracked
-    dancers: tuple[int, ...]  # every dancer id started so far in the clip, ascending
+    dancers: tuple[int, ...]  # every dancer id started so far in the clip (with evidence: once anyone was found a person)
+    found: np.ndarray | None = None  # (N,) bool a person found on some dancer since the last cut; None: no evidence
+
+    def shown(self, probs: np.ndarray) -> np.ndarray:
+        """(N, h, w) ``probs`` on the frames that may show anyone: with evidence, once a person has been found in the shot."""
+        return probs if self.found is None else probs * self.found[:, None, None]
 
     def matte(self, probs: np.ndarray, dancer: int) -> np.ndarray:
-        """(N, h, w) ``probs`` on one dancer's pixels, 0 elsewhere."""
-        return probs * (self.owner == dancer)
+        """(N, h, w) ``probs`` on one dancer's pixels (on the frames that may show anyone), 0 elsewhere."""
+        return self.shown(probs) * (self.owner == dancer)
 
     def main_matte(self, probs: np.ndarray) -> np.ndarray:
         """(N, h, w) ``probs`` on each frame's main dancer's pixels, 0 elsewhere."""
@@ -160,7 +170,7 @@ class DancerBatch:
     def layers(self, probs: np.ndarray, mode: str) -> list[DancerLayer]:
         """The mattes ``--dancers mode`` writes: everyone, the main dancer, or each dancer."""
         if mode == "all":
-            return [DancerLayer(0, np.zeros(len(probs), np.int16), probs)]
+            return [DancerLayer(0, np.zeros(len(probs), np.int16), self.shown(probs))]
         if mode == "main":
             return [DancerLayer(0, self.main, self.main_matte(probs))]
         if mode == "each":
@@ -230,6 +240,7 @@ class DancerTracker:
         self.settings = settings
         self.evidence = evidence
         self._person_found = False  # a check has found a person in this clip
+        self._found_in_shot = False  # ...since the last cut
         self._seen_frames = 0  # frames in which the matte showed someone so far
         self._confirmed_frames = 0  # ...of which the main dancer had been found a person since the last cut
         self._tracks: list[_Track] = []
@@ -266,8 +277,10 @@ class DancerTracker:
         owner = np.zeros(probs.shape, np.int16)
         main = np.zeros(len(probs), np.int16)
         cuts = np.zeros(len(probs), bool) if cuts is None else np.asarray(cuts, bool)
+        found = np.zeros(len(probs), bool)
         for i, (p, time_s) in enumerate(zip(probs, np.asarray(times_s, np.float64))):
             if cuts[i]:
+                self._found_in_shot = False
                 for track in self._tracks:
                     track.lost, track.checked_s, track.person_s = True, None, None  # a check of the new shot decides
             silhouette = p > SILHOUETTE_THRESHOLD
@@ -276,10 +289,13 @@ class DancerTracker:
             if self.evidence is not None and pictures is not None:
                 self._check_people(pictures[i], hard, time_s)
             owner[i] = with_soft_edges(hard, silhouette, self.settings.edge_px)
+            found[i] = self._found_in_shot
             main[i] = self._choose_main(time_s)
             self._count_confirmed(int(main[i]), bool(hard.any()))
             self._last_s = time_s
-        return DancerBatch(owner, main, tuple(range(1, self._next_id)))
+        if self.evidence is None:
+            return DancerBatch(owner, main, tuple(range(1, self._next_id)))
+        return DancerBatch(owner, main, tuple(range(1, self._next_id)) if self._person_found else (), found)
 
     def _assign(self, silhouette: np.ndarray, time_s: float) -> np.ndarray:
         """(h, w) int16 track id of each silhouette pixel, 0 for nobody; starts new tracks."""
@@ -459,7 +475,7 @@ class DancerTracker:
             track.checked_s = time_s
             found = self.evidence.people_on(picture, owner, track.id)
             for person in (t for t in self._tracks if t.id in found):
-                person.checked_s, person.person_s, self._person_found = time_s, time_s, True
+                person.checked_s, person.person_s, self._person_found, self._found_in_shot = time_s, time_s, True, True
 
     def _count_confirmed(self, main: int, anyone: bool) -> None:
         if anyone:

@@ -6,7 +6,7 @@ person detector (``weights/mediapipe-pose-detection``, Apache-2.0), run with ``a
 makes other mistakes. ``PersonEvidence`` runs it on a square crop around one tracked region (a
 whole frame shrunk to the detector's 224 pixels loses people a region's crop shows) and gives each
 person found to the region under their torso; ``seg.dancers`` lets only regions found a person be
-the main dancer.
+the main dancer, and shows nobody in the other mattes before someone has been found in the shot.
 
 The detector is an SSD over 2254 fixed anchors on a 224x224 letterboxed picture (MediaPipe's
 ``pose_detection_cpu.pbtxt``): per anchor a score logit and 12 numbers, a box and four keypoints

@@ -259,7 +259,7 @@ def test_each_dancer_gets_own_files_and_rows_for_every_frame(duo, tmp_path):
     late = frames[frames["dancer"] == 2].set_index("frame")["person_present"]
     assert not late[:8].any() and late[16:].all()
     assert load_clips(out)["dancers_seen"].tolist() == [2]
-    assert load_clips(out)["person_confirmed"].isna().all()  # no main dancer chosen, none checked
+    assert load_clips(out)["person_confirmed"].tolist() == [1.0]  # each dancer is checked for a person too
 
 
 def test_a_dancer_whose_matte_breaks_apart_stays_one_dancer():

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.synthetic import procedural_person
 from seg.composite import Person, Placement, paste
-from seg.dancers import DancerTracker
+from seg.dancers import DancerLayer, DancerTracker
 from seg.person_evidence import (
     DETECTOR_SIZE,
     EvidenceSettings,
@@ -313,3 +313,49 @@ def test_after_a_cut_the_new_shot_s_person_becomes_main_on_the_first_frame_the_d
     assert EvidenceSettings().check_every_s * FPS > 6  # without the rule the next check would come after frame 30
     assert (main[:24] == owner_of(owner[:24], first[:24])).all() and (main[24:30] == 0).all()
     assert (main[30:] == owner_of(owner[30:], second[30:])).all()
+
+
+# ---------------------------------------------------------------- the other mattes gated by the shot: --dancers all and each
+
+
+def layered(probs: np.ndarray, pictures: np.ndarray | None, finder: RedPeople | None, mode: str,
+            cuts: np.ndarray | None = None) -> list[list[DancerLayer]]:
+    """The layers ``--dancers mode`` writes for each batch of 8 frames."""
+    tracker = DancerTracker(evidence=None if finder is None else PersonEvidence(finder))
+    times_s = np.arange(len(probs)) / FPS
+    cuts = np.zeros(len(probs), bool) if cuts is None else cuts
+    return [tracker.update(probs[a : a + 8], times_s[a : a + 8], cuts[a : a + 8],
+                           None if pictures is None else pictures[a : a + 8]).layers(probs[a : a + 8], mode)
+            for a in range(0, len(probs), 8)]
+
+
+def everyone(probs: np.ndarray, pictures: np.ndarray | None, finder: RedPeople | None, cuts: np.ndarray | None = None) -> np.ndarray:
+    """(frames, h, w) the matte ``--dancers all`` writes."""
+    return np.concatenate([layers[0].matte for layers in layered(probs, pictures, finder, "all", cuts)])
+
+
+def test_a_scene_with_a_statue_and_nobody_found_shows_nobody_in_any_matte():
+    frames = 24
+    statue = blob_matte(frames, (54, 40, 130, 250))
+    assert np.array_equal(everyone(statue, None, None), statue), "without evidence: what the network calls person"
+    assert not everyone(statue, pictures_seen(np.zeros_like(statue)), RedPeople()).any()
+    assert layered(statue, pictures_seen(np.zeros_like(statue)), RedPeople(), "each")[-1] == [], "no dancer, no files"
+    assert [layer.key for layer in layered(statue, None, None, "each")[-1]] == [1]
+
+
+def test_once_a_person_is_found_everyone_the_network_calls_person_is_shown_until_the_next_cut():
+    """A dancer the detector misses beside one it finds stays (dark, smoke, a group in one crop)."""
+    frames = 40
+    found = person_matte(walking(frames, 14, 22, 180, 100))
+    missed = person_matte(walking(frames, 110, 100, 190, 110))
+    probs = np.maximum(found, missed)
+    seen = found.copy()
+    seen[:10] = 0  # first found on frame 10 (checked on every frame while nobody is)
+    cuts = np.arange(frames) == 24
+    seen[24:30] = 0  # after the cut, found again on frame 30
+    matte = everyone(probs, pictures_seen(seen), RedPeople(), cuts)
+    shown = matte.any(axis=(1, 2))
+    assert not shown[:10].any() and shown[10:24].all() and not shown[24:30].any() and shown[30:].all()
+    assert np.array_equal(matte[10:24], probs[10:24]) and np.array_equal(matte[30:], probs[30:])
+    each = layered(probs, pictures_seen(seen), RedPeople(), "each")
+    assert each[0] == [] and [layer.key for layer in each[-1]] == [1, 2], "files once anyone is found, then for every dancer"

@@ -165,11 +165,11 @@ def test_readme_main_job_on_the_bundled_sample(tmp_path):
     assert len(frames) == 180 and frames["person_present"].all()
 
 
-def test_flow_zoom_mirror_and_pose_split_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
+def test_flow_zoom_mirror_pose_split_and_person_gate_flags_and_settings_are_recorded(tmp_path, dance_clip, processed):
     clip, truth = dance_clip
     out = tmp_path / "out"
     argv = ["process", str(clip), "--out", str(out), "--format", "luma", "--flow", "--no-zoom", "--no-mirror", "--no-pose-split",
-            "--device", "cpu", "--quiet"]
+            "--no-person-gate", "--device", "cpu", "--quiet"]
     assert main(argv) == 0
     frames = pd.read_parquet(out / "stats")
     assert frames["flow_magnitude"].iloc[1:].notna().all() and (frames["flow_magnitude"].iloc[1:] > 0).any()
@@ -179,6 +179,8 @@ def test_flow_zoom_mirror_and_pose_split_flags_and_settings_are_recorded(tmp_pat
     assert settings["zoom"] is None and default["zoom"]["margin"] > 1
     assert settings["mirror"] is False and default["mirror"] is True
     assert settings["pose_split"] is None and default["pose_split"]["scan_every_s"] > 0
+    assert settings["person_evidence"] is None and default["person_evidence"]["check_every_s"] > 0
+    assert np.isnan(load_clips(out).iloc[0]["person_confirmed"]), "nobody checked: unknown"
 
 
 def test_a_clip_whose_main_dancer_was_seldom_confirmed_a_person_is_flagged(tmp_path, dance_clip, capsys, monkeypatch):
