@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -128,13 +129,16 @@ def summarise(
 
 def matte_note(clip: Mapping) -> str | None:
     """The one-line warning about a clip's matte from its summary (a ``clips.parquet`` row or ``summarise``'s dict):
-    nobody in any frame, or a main dancer the detectors seldom confirmed a person; None when there is nothing to
-    say (columns absent from older tables say nothing)."""
+    nobody in any frame, or a main dancer the detectors seldom confirmed a person (with ``--dancers all|each``, as its
+    ``settings`` say: the shot's mattes stay empty until someone is); None when there is nothing to say (columns
+    absent from older tables say nothing)."""
     if clip.get("presence_ratio", np.nan) == 0:
         return "nobody was found in any frame: the matte is empty"
     confirmed = clip.get("person_confirmed", np.nan)
     if pd.isna(confirmed) or confirmed >= UNCONFIRMED_BELOW:
         return None
-    return (f"a person was found on the main dancer in {confirmed:.0%} of the frames showing someone: the main matte "
-            "is empty on the others (nobody there but a statue or clutter, or a person the detectors do not find: a "
-            "far-off figure, a view from above)")
+    why = "(nobody there but a statue or clutter, or a person the detectors do not find: a far-off figure, a view from above)"
+    settings = clip.get("settings")
+    if json.loads(settings if isinstance(settings, str) else "{}").get("dancers", "main") == "main":
+        return f"a person was found on the main dancer in {confirmed:.0%} of the frames showing someone: the main matte is empty on the others {why}"
+    return f"a person was found in {confirmed:.0%} of the frames showing someone: the mattes are empty until one is found in a shot {why}"

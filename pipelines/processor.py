@@ -47,7 +47,7 @@ class ProcessSettings:
     writer: WriterSettings = field(default_factory=WriterSettings)
     dancers: str = "main"  # main: the main dancer; all: everyone; each: one output per dancer (seg.dancers)
     flow: bool = False  # compute the optical-flow statistic (about 13 ms a frame on 2 CPU cores)
-    person_evidence: bool = True  # a dancer must be found a person to be in any matte (seg.person_evidence, seg.dancers)
+    person_evidence: bool = True  # the main dancer must be found a person, the other mattes show nobody before someone is (seg.dancers)
     pose_split: bool = True  # with --dancers main, the main dancer is cut from the people they touch (seg.pose_split)
     zoom: bool = True  # a second, closer network pass on people small in the frame (seg.zoom)
     timeout_s: float | None = 3600.0  # per clip; None: no limit

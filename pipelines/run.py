@@ -127,7 +127,7 @@ def output_settings(settings: RunSettings) -> dict:
         "writer": asdict(settings.process.writer),
         "refine": asdict(RefineSettings()),  # what ClipProcessor's MatteRefiner uses
         "dancers": settings.process.dancers,
-        "person_evidence": asdict(EvidenceSettings()) if settings.process.person_evidence else None,  # dancers must be people
+        "person_evidence": asdict(EvidenceSettings()) if settings.process.person_evidence else None,  # the person gate (seg.dancers)
         "pose_split": asdict(PoseSplitSettings()) if settings.process.pose_split else None,  # bystanders cut from the main dancer
         "zoom": asdict(ZoomSettings()) if settings.process.zoom else None,  # the closer look at small people
         "flow": settings.process.flow,

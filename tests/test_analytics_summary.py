@@ -1,10 +1,12 @@
 """Per-clip summary of the per-frame statistics."""
 
+import json
+
 import numpy as np
 import pytest
 
 from analytics import FrameStatistics, summarise
-from analytics.summary import INTENSITY_SCALES, SUMMARY_COLUMNS
+from analytics.summary import INTENSITY_SCALES, SUMMARY_COLUMNS, matte_note
 
 
 def test_summary_of_a_moving_square_with_a_gap():
@@ -34,3 +36,13 @@ def test_summary_of_an_empty_clip_is_nan_not_an_error():
     summary = summarise(frames)
     assert summary["n_regions_max"] == summary["shots"] == 0
     assert np.isnan(summary["presence_ratio"]) and np.isnan(summary["movement_intensity"])
+
+
+def test_the_note_on_a_seldom_confirmed_clip_speaks_of_the_main_dancer_or_of_everyone():
+    main = matte_note({"presence_ratio": 0.9, "person_confirmed": 0.2, "settings": json.dumps({"dancers": "main"})})
+    assert main.startswith("a person was found on the main dancer in 20% of the frames showing someone: the main matte")
+    everyone = matte_note({"presence_ratio": 0.9, "person_confirmed": 0.2, "settings": json.dumps({"dancers": "each"})})
+    assert everyone.startswith("a person was found in 20% of the frames showing someone: the mattes are empty until")
+    assert matte_note({"presence_ratio": 0.9, "person_confirmed": 0.2}) == main, "rows without settings: the default"
+    assert matte_note({"presence_ratio": 0.9, "person_confirmed": 0.2, "settings": np.nan}) == main, "a table from before"
+    assert matte_note({"presence_ratio": 0.9, "person_confirmed": 0.9}) is None
