@@ -213,3 +213,18 @@ def test_a_clip_with_nobody_in_it_says_its_matte_is_empty(tmp_path, capsys):
     assert entry["status"] == "ok" and entry["note"] == "nobody was found in any frame: the matte is empty"
     assert f"dancematte: warning: empty wall.mp4: {entry['note']}" in capsys.readouterr().err
     assert load_clips(out)["presence_ratio"].tolist() == [0.0]
+
+
+def test_with_nobody_found_a_person_all_and_each_write_nobody_unless_the_gate_is_off(tmp_path, dance_clip, monkeypatch):
+    """As for a statue or a mural: the network calls it person, the detectors find nobody on it."""
+    from seg.person_evidence import PersonDetections, PersonDetector
+
+    clip, truth = dance_clip
+    monkeypatch.setattr(PersonDetector, "__call__", lambda self, rgb: PersonDetections.none())  # the face detector too
+    runs = {"all": ["--dancers", "all"], "each": ["--dancers", "each"], "ungated": ["--dancers", "all", "--no-person-gate"]}
+    for name, flags in runs.items():
+        assert main(["process", str(clip), "--out", str(tmp_path / name), "--device", "cpu", "--quiet", *flags]) == 0
+    assert not read_alpha(tmp_path / "all" / "mattes" / "dancer one.mov").any()
+    assert not (tmp_path / "each" / "mattes").exists() or not any((tmp_path / "each" / "mattes").iterdir())
+    ungated = read_alpha(tmp_path / "ungated" / "mattes" / "dancer one.mov")[:, : truth.shape[1], : truth.shape[2]]
+    assert np.mean([iou(a > 127, t > 0.5) for a, t in zip(ungated, truth)]) > MIN_CLIP_IOU
