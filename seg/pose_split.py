@@ -24,6 +24,13 @@ on everyone's pixels, follows the dancer's skeleton by place and gives the main 
   full view (the tracker chose a spectator) and nobody moving: a walker behind a talking head is not. The other
   still skeletons with a whole torso (both shoulders and hips: the model also finds a person's legs alone beside the
   whole person) are people standing by; those on the main matte's tracks are its bystanders.
+- Among bystanders. Once a dancer has been seen moving in the shot, while people stand by on the main matte's tracks
+  (the dancer found there, or missed) or the main track is a spectator's, the main matte leaves the tracker's ids
+  alone: it is everyone's pixels nearer the dancer's skeleton than any bystander's (the dancer missed: outside the
+  bystanders' bodies), the connected parts touching the dancer's skeleton (missed: the last frame's main matte). So
+  it does not wait ``follow_after_s`` to leave a spectator's track, nor take the spectators merged into the dancer's.
+  Where those parts are under ``rest_share`` of a bystander's pixels (slivers, or a find of a few keypoints that is
+  no dancer), or the dancer is found elsewhere while the main track is no spectator's, the rule below holds.
 - Pixels. The main matte is the tracker's main track, unless that track is a spectator (a look found someone
   standing by on it, not the dancer, and no look since found anyone moving on it) and the dancer has been on other
   tracks for ``follow_after_s``: then it is those tracks (under the dancer's skeleton when the look found it; else,
@@ -66,6 +73,7 @@ class PoseSplitSettings:
     still_share: float = 0.1
     near_share: float = 1.0  # a skeleton of an earlier look this near (centres, share of size) may be the same person
     match_share: float = 0.15  # a still skeleton this near the dancer's last one (share of its size) is the dancer in a freeze
+    missed_s: float = 4.0  # among bystanders, a dancer the model has missed this long is no longer followed by their pixels
     follow_after_s: float = 1.0  # the main matte leaves a spectator's track for the dancer's once they have been apart this long
     rest_share: float = 0.2  # with the dancer missed, less than this share of the pixels left is no dancer but slivers
     reach_share: float = 0.08
@@ -185,6 +193,14 @@ class PoseSplit:
         self._spectators = (self._spectators.union(*standing_by).difference(*movers)
                             - self._dancer_ids(owner, body, time_s))
         tracks = self._dancer_tracks(owner, body, main, time_s)
+        crowd = [k for k in still if k is not dancer and k.whole_torso]
+        on_main = any(stands_on(k.keypoints[k.confident] / scale, body & tracks, s.on_share) for k in crowd)
+        dancer_here = dancer is not None and stands_on(dancer.keypoints[dancer.confident] / scale, body & tracks, s.on_share)
+        if crowd and (dancer is not None or self._moved) and (main in self._spectators or (on_main and (dancer_here or dancer is None))):
+            apart = self._apart_from(crowd, dancer, owner, body, scale, time_s)
+            if apart is not None:
+                self._bystanders_s, self._waiting = time_s, None
+                return apart
         if dancer is not None and not stands_on(dancer.keypoints[dancer.confident] / scale, body & tracks, s.on_share):
             return tracks  # the dancer is elsewhere: the main matte is someone else's, nothing of theirs to keep apart
         bystanders = [k for k in still if k is not dancer and k.whole_torso
@@ -198,6 +214,34 @@ class PoseSplit:
         bodies = np.min([d - s.reach_share * k.size / scale for d, k in zip(near, bystanders)], axis=0)
         rest = tracks & (bodies > 0)  # the dancer is on the pixels but the model missed them: what is not the bystanders'
         return rest if np.count_nonzero(rest & body) >= s.rest_share * np.count_nonzero(tracks & body) else tracks
+
+    def _apart_from(self, crowd: list[Skeleton], dancer: Skeleton | None, owner: np.ndarray, body: np.ndarray,
+                    scale: float, time_s: float) -> np.ndarray | None:
+        """The dancer's pixels among people standing by, whichever tracks they are on: everyone's pixels nearer the
+        dancer's skeleton than any bystander's (with the dancer missed, those outside the bystanders' bodies), the
+        connected parts touching the dancer's skeleton (missed, for at most ``missed_s``: the last frame's main
+        matte). None when none does, or
+        when they are under ``rest_share`` of a bystander's pixels (the mean): slivers round a bystander, or a find of
+        a few keypoints that is no dancer."""
+        s = self.settings
+        near = [skeleton_distance(k, scale, owner.shape, s.bone_share) for k in crowd]
+        if dancer is not None:
+            own = skeleton_distance(dancer, scale, owner.shape, s.bone_share)
+            free, anchor = own <= np.min(near, axis=0), own <= 1.0
+        elif self._kept is not None and self._dancer is not None and time_s - self._dancer[0] <= s.missed_s:
+            free = np.min([d - s.reach_share * k.size / scale for d, k in zip(near, crowd)], axis=0) > 0
+            anchor = self._kept
+        else:
+            return None
+        _, parts = cv2.connectedComponents((body & free).astype(np.uint8), connectivity=8)
+        touched = np.setdiff1d(parts[anchor & body & free], [0])
+        if not len(touched):
+            return None
+        keep = np.isin(parts, touched)
+        if np.count_nonzero(keep) < s.rest_share * np.count_nonzero(body & ~free) / len(crowd):
+            return None
+        rim = cv2.dilate(keep.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        return (owner > 0) & free & (keep | (rim & ~body))
 
     def _dancer_ids(self, owner: np.ndarray, body: np.ndarray, time_s: float) -> frozenset[int]:
         """The dancer's tracks: under the dancer's skeleton when this look found it, else those holding the last frame's
