@@ -18,10 +18,12 @@ on everyone's pixels, follows the dancer's skeleton by place and gives the main 
 - The dancer. Found first as the most moving skeleton on the tracker's main dancer; then followed by place from look
   to look (the moving skeleton nearest where the dancer was, within ``near_share`` of their size, within
   ``hold_s``), whichever track of the tracker it lies on now. A still skeleton where the dancer was last seen is the
-  dancer holding a pose (a freeze). Once lost for longer than ``hold_s`` the dancer is found again as at first, on
-  the main track or on the dancer's tracks (see Pixels). Before any dancer has been seen in the shot,
-  someone moving on another track is taken for the dancer only while the main track holds someone standing still in
-  full view (the tracker chose a spectator) and nobody moving: a walker behind a talking head is not. The other
+  dancer holding a pose (a freeze), also when the model missed them meanwhile (within ``missed_s``): someone who
+  stops and is found again where they were lost is no bystander of their own. Once lost for longer than ``hold_s``
+  and found nowhere near, the dancer is found again as at first, on the main track or on the dancer's tracks (see
+  Pixels). Before any dancer has been seen in the shot, someone moving on another track is taken for the dancer
+  only while the main track holds someone standing still in full view (the tracker chose a spectator) and nobody
+  moving: a walker behind a talking head is not. The other
   still skeletons with a whole torso (both shoulders and hips: the model also finds a person's legs alone beside the
   whole person) are people standing by; those on the main matte's tracks are its bystanders.
 - Among bystanders. Once a dancer has been seen moving in the shot, while people stand by on the main matte's tracks
@@ -73,7 +75,7 @@ class PoseSplitSettings:
     still_share: float = 0.1
     near_share: float = 1.0  # a skeleton of an earlier look this near (centres, share of size) may be the same person
     match_share: float = 0.15  # a still skeleton this near the dancer's last one (share of its size) is the dancer in a freeze
-    missed_s: float = 4.0  # among bystanders, a dancer the model has missed this long is no longer followed by their pixels
+    missed_s: float = 4.0  # a dancer the model has missed this long is no longer followed by their pixels, nor found in a freeze
     follow_after_s: float = 1.0  # the main matte leaves a spectator's track for the dancer's once they have been apart this long
     rest_share: float = 0.2  # with the dancer missed, less than this share of the pixels left is no dancer but slivers
     reach_share: float = 0.08
@@ -275,18 +277,19 @@ class PoseSplit:
         """The dancer: a moving skeleton near where the dancer was (followed by place, whichever track it is on), else
         the most moving one on ``home`` (the main track and the dancer's tracks), or anywhere when no
         dancer has been seen in the shot yet and ``home`` holds someone standing still in full view and nobody moving; a
-        still one where the dancer was (a freeze)."""
+        still one where the dancer was last seen, within ``missed_s`` (a freeze)."""
         s = self.settings
-        last = self._dancer[1] if self._dancer is not None and time_s - self._dancer[0] <= s.hold_s else None
+        seen = self._dancer[1] if self._dancer is not None and time_s - self._dancer[0] <= s.missed_s else None
+        last = seen if self._dancer is not None and time_s - self._dancer[0] <= s.hold_s else None
         dancer = None
         if last is not None:
             near = [(float(np.linalg.norm(k.centre - last.centre)), k) for _, k in moving if last.near(k, s.near_share)]
             dancer = min(near, key=lambda dk: dk[0])[1] if near else None
-            if dancer is None:
-                dancer = min(still, key=last.apart, default=None)
-                if dancer is not None and last.apart(dancer) > s.match_share:
-                    dancer = None
-        else:
+        if dancer is None and seen is not None:
+            dancer = min(still, key=seen.apart, default=None)
+            if dancer is not None and seen.apart(dancer) > s.match_share:
+                dancer = None
+        if dancer is None and last is None:
             on_home = [(m, k) for m, k in moving if tracks_under(k, owner, body, scale) & home]
             if (not on_home and self._dancer is None
                     and any(k.whole_torso and tracks_under(k, owner, body, scale) & home for k in still)):

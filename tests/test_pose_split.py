@@ -210,6 +210,22 @@ def test_a_dancer_holding_a_pose_stays_the_dancer(finder):
     assert kept[body(20, 30) & ~body(*frozen)].mean() < 0.2
 
 
+def test_someone_who_stops_where_the_model_lost_them_stays_the_dancer(finder):
+    """A walker alone in the frame stops; the model misses them for longer than ``hold_s``, then finds them standing
+    where it lost them, the legs hidden (knees and ankles not found): that is the dancer, not someone standing by
+    whose legs would be all the dancer left."""
+    split = PoseSplit(finder)
+    for i in range(30):
+        frames_with(finder, split, [(10 + i, 30)], [True], i / FPS)
+    waist_up = stick(40, 30)
+    waist_up[13:] = np.nan  # knees and ankles
+    settings = split.settings
+    found_again = 30 + int(FPS * (settings.hold_s + settings.missed_s) / 2)
+    for i in range(30, found_again + 40):
+        kept = frames_with(finder, split, [(40, 30)], [False], i / FPS, figures=[waist_up] if i >= found_again else [])
+        assert kept[body(40, 30)].all(), i
+
+
 def test_someone_moving_on_the_background_a_lone_dancer_owns_is_not_on_the_dancer(finder):
     """Alone in the frame, a dancer owns every pixel (``seg.dancers``); a walker the matte missed is there too."""
     split = PoseSplit(finder)
