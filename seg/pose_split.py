@@ -27,10 +27,15 @@ on everyone's pixels, follows the dancer's skeleton by place and gives the main 
   still skeletons with a whole torso (both shoulders and hips: the model also finds a person's legs alone beside the
   whole person) are people standing by; those on the main matte's tracks are its bystanders.
 - Among bystanders. Once a dancer has been seen moving in the shot, while people stand by on the main matte's tracks
-  (the dancer found there, or missed) or the main track is a spectator's, the main matte leaves the tracker's ids
-  alone: it is everyone's pixels nearer the dancer's skeleton than any bystander's (the dancer missed: outside the
-  bystanders' bodies), the connected parts touching the dancer's skeleton (missed: the last frame's main matte). So
-  it does not wait ``follow_after_s`` to leave a spectator's track, nor take the spectators merged into the dancer's.
+  (the dancer found there, or missed), or next to the dancer found there (within ``near_share`` of a bystander's
+  size, on whichever track: the tracker may have given half the dancer to a bystander's region), or the main track
+  is a spectator's, the main matte leaves the tracker's ids alone: it is everyone's pixels nearer the dancer's
+  skeleton than any bystander's (the dancer missed: outside the bystanders' bodies), the connected parts touching the
+  dancer's skeleton (missed: the last frame's main matte), grown by the pixels of the bystanders' bodies whose colour
+  has changed from how they looked over the last ``backdrop_s`` (``Backdrop``: people standing by keep their
+  colours, so a change there is the dancer in front of them; unless more than ``turned_share`` of a bystander's body
+  outside those parts changed: they turned round). So it does not wait ``follow_after_s`` to leave a spectator's track, nor take the
+  spectators merged into the dancer's, nor leave the dancer's limbs in front of a spectator to them.
   Where those parts are under ``rest_share`` of a bystander's pixels (slivers, or a find of a few keypoints that is
   no dancer), or the dancer is found elsewhere while the main track is no spectator's, the rule below holds.
 - Pixels. The main matte is the tracker's main track, unless that track is a spectator (a look found someone
@@ -79,6 +84,9 @@ class PoseSplitSettings:
     follow_after_s: float = 1.0  # the main matte leaves a spectator's track for the dancer's once they have been apart this long
     rest_share: float = 0.2  # with the dancer missed, less than this share of the pixels left is no dancer but slivers
     reach_share: float = 0.08
+    backdrop_s: float = 1.0  # how long the backdrop (``Backdrop``) remembers how the picture looked
+    change_level: float = 40.0  # RGB distance (0-255) from the backdrop that is someone in front of whoever stood there
+    turned_share: float = 0.5  # a bystander more of whose body than this changed moved themselves (turned round): no dancer
     bone_share: float = 0.05  # bones are drawn this thick, as a share of the skeleton's size
 
 
@@ -141,6 +149,8 @@ class PoseSplit:
         self._moved = False  # a dancer has been seen moving in this shot
         self._looked_s: float | None = None
         self._bystanders_s: float | None = None  # when a look last found someone standing by
+        self._backdrop = Backdrop(settings.backdrop_s, settings.change_level)
+        self._changed: np.ndarray | None = None  # on this look, the pixels that differ from the backdrop
 
     def __call__(self, dancers: DancerBatch, probs: np.ndarray, picture: Callable[[int], np.ndarray], times_s: np.ndarray,
                  cuts: np.ndarray | None = None) -> DancerBatch:
@@ -152,13 +162,18 @@ class PoseSplit:
             if cuts is not None and cuts[i]:
                 self._looks, self._dancer, self._moved, self._looked_s, self._bystanders_s = [], None, False, None, None
                 self._kept, self._spectators, self._apart_since_s, self._waiting = None, frozenset(), None, None
+                self._backdrop = Backdrop(self.settings.backdrop_s, self.settings.change_level)
             main = int(dancers.main[i])
             body = (owner[i] > 0) & (probs[i] > SILHOUETTE_THRESHOLD)  # everyone's pixels without the soft edges
             if main == 0 or not body.any():
                 continue
             if self._due(time_s):
                 self._looked_s = time_s
-                keep = self._dancer_pixels(picture(i), owner[i], main, body, time_s)
+                frame = picture(i)
+                small = cv2.resize(frame, owner[i].shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
+                self._changed = self._backdrop.changed(small)
+                keep = self._dancer_pixels(frame, owner[i], main, body, time_s)
+                self._backdrop.remember(small, keep & body, time_s)
             else:
                 keep = self._dancer_tracks(owner[i], body, main, time_s)  # between looks: the dancer's tracks, uncut
             self._kept = keep & body if self._waiting is None else self._waiting
@@ -198,7 +213,8 @@ class PoseSplit:
         crowd = [k for k in still if k is not dancer and k.whole_torso]
         on_main = any(stands_on(k.keypoints[k.confident] / scale, body & tracks, s.on_share) for k in crowd)
         dancer_here = dancer is not None and stands_on(dancer.keypoints[dancer.confident] / scale, body & tracks, s.on_share)
-        if crowd and (dancer is not None or self._moved) and (main in self._spectators or (on_main and (dancer_here or dancer is None))):
+        beside = dancer_here and any(k.near(dancer, s.near_share) for k in crowd)  # next to the dancer, on any track
+        if crowd and (dancer is not None or self._moved) and (beside or main in self._spectators or (on_main and (dancer is None or dancer_here))):
             apart = self._apart_from(crowd, dancer, owner, body, scale, time_s)
             if apart is not None:
                 self._bystanders_s, self._waiting = time_s, None
@@ -222,7 +238,8 @@ class PoseSplit:
         """The dancer's pixels among people standing by, whichever tracks they are on: everyone's pixels nearer the
         dancer's skeleton than any bystander's (with the dancer missed, those outside the bystanders' bodies), the
         connected parts touching the dancer's skeleton (missed, for at most ``missed_s``: the last frame's main
-        matte). None when none does, or
+        matte), grown by the changed pixels (``Backdrop``) of the bystanders who did not turn round. None when none
+        does, or
         when they are under ``rest_share`` of a bystander's pixels (the mean): slivers round a bystander, or a find of
         a few keypoints that is no dancer."""
         s = self.settings
@@ -242,6 +259,15 @@ class PoseSplit:
         keep = np.isin(parts, touched)
         if np.count_nonzero(keep) < s.rest_share * np.count_nonzero(body & ~free) / len(crowd):
             return None
+        if self._changed is not None:  # the dancer in front of a bystander: it extends the dancer's parts, finds none
+            changed = self._changed.copy()
+            for d, k in zip(near, crowd):
+                own = body & ~keep & (d <= s.reach_share * k.size / scale)
+                if own.any() and changed[own].mean() > s.turned_share:
+                    changed[own] = False  # they moved themselves
+            free = free | changed
+            _, parts = cv2.connectedComponents((body & free).astype(np.uint8), connectivity=8)
+            keep = np.isin(parts, np.setdiff1d(parts[keep], [0]))
         rim = cv2.dilate(keep.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         return (owner > 0) & free & (keep | (rim & ~body))
 
@@ -299,6 +325,36 @@ class PoseSplit:
             self._moved = self._moved or any(dancer is k for _, k in moving)
             self._dancer = (time_s, dancer)
         return dancer
+
+
+class Backdrop:
+    """How the picture has looked over the last ``memory_s`` where the main matte was not, at the matte's size: people
+    standing by keep their colours (they are still, the camera too, or they would not count as standing by), so where
+    the picture now differs from it by more than ``level`` (RGB distance) someone is in front of them."""
+
+    def __init__(self, memory_s: float, level: float) -> None:
+        self.memory_s, self.level = memory_s, level
+        self._picture: np.ndarray | None = None  # (h, w, 3) float32
+        self._time_s = 0.0
+
+    def changed(self, picture: np.ndarray) -> np.ndarray | None:
+        """(h, w) bool where ``picture`` (h, w, 3) float32 differs, lone pixels left out (edges of a swaying person);
+        None before anything is remembered."""
+        if self._picture is None:
+            return None
+        far = (np.linalg.norm(picture - self._picture, axis=2) > self.level).astype(np.uint8)
+        return cv2.morphologyEx(far, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+
+    def remember(self, picture: np.ndarray, dancer: np.ndarray, time_s: float) -> None:
+        """Blend ``picture`` in outside ``dancer`` (its pixels and their neighbours), weighted by the time since the
+        last call."""
+        if self._picture is None:
+            self._picture, self._time_s = picture.copy(), time_s
+            return
+        weight = 1.0 - np.exp(-(time_s - self._time_s) / self.memory_s)
+        self._time_s = time_s
+        rest = cv2.dilate(dancer.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
+        self._picture[rest] += weight * (picture[rest] - self._picture[rest])
 
 
 def skeletons(poses: Poses, settings: PoseSplitSettings) -> list[Skeleton]:
