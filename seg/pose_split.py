@@ -28,8 +28,9 @@ on everyone's pixels, follows the dancer's skeleton by place and gives the main 
   whole person) are people standing by; those on the main matte's tracks are its bystanders.
 - Among bystanders. Once a dancer has been seen moving in the shot, while people stand by on the main matte's tracks
   (the dancer found there, or missed), or next to the dancer found there (within ``near_share`` of a bystander's
-  size, on whichever track: the tracker may have given half the dancer to a bystander's region), or the main track
-  is a spectator's, the main matte leaves the tracker's ids alone: it is everyone's pixels nearer the dancer's
+  size, on whichever track: the tracker may have given half the dancer to a bystander's region), or on the dancer's
+  connected pixels however far (a limb stretched to a bystander's feet, which the tracker gave to the bystander's
+  region), or the main track is a spectator's, the main matte leaves the tracker's ids alone: it is everyone's pixels nearer the dancer's
   skeleton than any bystander's (the dancer missed: outside the bystanders' bodies), the connected parts touching the
   dancer's skeleton (missed: the last frame's main matte), grown by the pixels of the bystanders' bodies whose colour
   has changed from how they looked over the last ``backdrop_s`` (``Backdrop``: people standing by keep their
@@ -214,7 +215,8 @@ class PoseSplit:
         on_main = any(stands_on(k.keypoints[k.confident] / scale, body & tracks, s.on_share) for k in crowd)
         dancer_here = dancer is not None and stands_on(dancer.keypoints[dancer.confident] / scale, body & tracks, s.on_share)
         beside = dancer_here and any(k.near(dancer, s.near_share) for k in crowd)  # next to the dancer, on any track
-        if crowd and (dancer is not None or self._moved) and (beside or main in self._spectators or (on_main and (dancer is None or dancer_here))):
+        joined = self._joined(crowd, dancer, body, scale, time_s)
+        if crowd and (dancer is not None or self._moved) and (beside or joined or main in self._spectators or (on_main and (dancer is None or dancer_here))):
             apart = self._apart_from(crowd, dancer, owner, body, scale, time_s)
             if apart is not None:
                 self._bystanders_s, self._waiting = time_s, None
@@ -270,6 +272,20 @@ class PoseSplit:
             keep = np.isin(parts, np.setdiff1d(parts[keep], [0]))
         rim = cv2.dilate(keep.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
         return (owner > 0) & free & (keep | (rim & ~body))
+
+    def _joined(self, crowd: list[Skeleton], dancer: Skeleton | None, body: np.ndarray, scale: float,
+                time_s: float) -> bool:
+        """Whether a bystander stands on the same connected pixels as the dancer (their skeleton; missed, for at most
+        ``missed_s``, the last frame's main matte): one blob of everyone, however the tracker's regions cut it."""
+        if dancer is not None:
+            anchor = skeleton_distance(dancer, scale, body.shape, self.settings.bone_share) <= 1.0
+        elif self._kept is not None and self._dancer is not None and time_s - self._dancer[0] <= self.settings.missed_s:
+            anchor = self._kept
+        else:
+            return False
+        _, parts = cv2.connectedComponents(body.astype(np.uint8), connectivity=8)
+        blob = np.isin(parts, np.setdiff1d(parts[anchor & body], [0]))
+        return any(stands_on(k.keypoints[k.confident] / scale, blob, self.settings.on_share) for k in crowd)
 
     def _dancer_ids(self, owner: np.ndarray, body: np.ndarray, time_s: float) -> frozenset[int]:
         """The dancer's tracks: under the dancer's skeleton when this look found it, else those holding the last frame's

@@ -176,6 +176,25 @@ def test_where_the_tracker_gave_half_the_dancer_to_a_bystander_s_region_the_main
     assert kept[body(20, 30) & ~body(*dancer)].mean() < 0.2
 
 
+def test_a_dancer_joined_to_a_bystander_far_off_keeps_what_the_tracker_gave_the_bystander(finder):
+    """The dancer (main track 1) stretches a leg along the floor to the feet of a bystander standing well away (their
+    centres further apart than the bystander's size), and the tracker gives the leg to the bystander's region (2): one
+    blob of everyone, so the leg's pixels nearer the dancer stay the dancer's."""
+    split = PoseSplit(finder)
+    leg = np.zeros((H, W), bool)
+    leg[100:108, 20:76] = True
+    for i in range(40):
+        dancer = (76, 24 + 14 * abs(np.sin(i / 4)))
+        owner = np.where(body(0, 30) | leg, 2, 0).astype(np.int16)
+        owner[body(*dancer)] = 1
+        kept = frames_with(finder, split, [(0, 30), dancer], [True, True], i / FPS, owner=owner)
+    near_dancer = leg.copy()
+    near_dancer[:, :56] = False
+    assert kept[near_dancer].mean() > 0.9
+    assert kept[body(*dancer)].mean() > 0.9
+    assert kept[body(0, 30)].mean() < 0.1
+
+
 def test_the_main_matte_follows_the_dancer_when_the_tracker_s_main_track_keeps_a_bystander(finder):
     """In a crowd the tracker's regions swap people: its main track (1) ends on the bystander, the dancer on track 2."""
     split = PoseSplit(finder)
