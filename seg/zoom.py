@@ -8,8 +8,11 @@ full-resolution picture, runs the network on it at the size it was trained at (`
 whole frames may be seen smaller, see ``seg.segmenter``) and puts those probabilities
 in place of the whole-frame ones inside the square, fading into them towards its edges.
 People who already fill much of the frame, as in most vertical dance clips, are left to the first
-pass: a closer look adds nothing there and costs a second pass. The squares are seen once, not also
-mirrored as whole frames are (``SegmenterSettings.mirror``): mirroring them gained nothing measurable.
+pass: a closer look adds nothing there and costs a second pass. Each person is seen in two squares on the same
+centre, the second tighter (``ZoomSettings.tight``): the network's false positives beside a small dancer (a parked car,
+the shadowed underside of an arch) differ between the two framings more than the dancer does, as between a frame and
+its mirror image, and where they overlap the squares are averaged. The squares are not also mirrored as whole frames are
+(``SegmenterSettings.mirror``): mirroring them gained nothing measurable.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ class ZoomSettings:
 
     margin: float = 1.2  # the square's half side is this many times the detected body radius
     min_zoom: float = 1.3  # a person is looked at closer only if the frame's long side is this many times the square's
-    max_people: int = 3  # per frame, the detector's most confident first (a crowd costs no more than three)
+    max_people: int = 3  # per frame, the detector's most confident first (a crowd costs no more than three people's squares)
+    tight: float = 0.72  # each person is also seen in a square this share of the first's side, on its centre (0: not)
+    tight_max_enlarge: float = 2.0  # the tighter square only where enlarging it to the network's input takes at most this:
+    # more, and a low-resolution clip's crop is a blur in which the network misses the person
     min_side: int = 8  # squares smaller than this many network pixels are left out (nothing to see)
     fade: float = 0.25  # over this outer part of a square's half side the closer look fades into the whole frame's
     hold_s: float = 0.25  # in a clip, a square is kept this long after the detector last found its person
@@ -42,24 +48,30 @@ class ZoomSettings:
 
 @dataclass(frozen=True)
 class ZoomWindow:
-    """A square of a frame in network pixels: left, top and side (it may reach beyond the picture)."""
+    """A square of a frame in network pixels: left, top and side (it may reach beyond the picture); ``tight``: the
+    second, tighter framing of a person."""
 
     frame: int
     x: int
     y: int
     side: int
+    tight: bool = False
 
 
 def zoom_windows(people: PersonDetections, frame: int, shape: tuple[int, int], settings: ZoomSettings) -> list[ZoomWindow]:
-    """The squares worth a closer look among ``people`` found in a frame of (h, w) network pixels."""
+    """The squares worth a closer look among ``people`` found in a frame of (h, w) network pixels: for each, its
+    square and the tighter one on the same centre."""
     windows = []
     for k in np.argsort(-people.scores):
         side = round(2 * settings.margin * float(people.radius[k]))
         if side < settings.min_side or max(shape) < settings.min_zoom * side:
             continue
         cx, cy = people.hips[k]
-        windows.append(ZoomWindow(frame, round(cx - side / 2), round(cy - side / 2), side))
-    return windows[: settings.max_people]
+        sides = [side] + ([round(settings.tight * side)] if settings.tight > 0 else [])
+        windows.append([ZoomWindow(frame, round(cx - s / 2), round(cy - s / 2), s, tight=s != side) for s in sides])
+        if len(windows) == settings.max_people:
+            break
+    return [window for squares in windows for window in squares]
 
 
 def feather(side: int, fade: float) -> torch.Tensor:
@@ -132,11 +144,13 @@ class PersonZoom:
 
     def __call__(self, frames: np.ndarray, windows: list[ZoomWindow], probs: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """(N, H, W, 3) uint8 full-resolution ``frames`` and their (N, h, w) network probabilities -> the
-        probabilities with closer looks at ``windows`` put in (same type and device)."""
-        if not windows:
-            return probs
+        probabilities with closer looks at ``windows`` put in (same type and device). A tighter square the frame
+        would have to be enlarged for more than ``tight_max_enlarge`` times is left out (a small, low-resolution clip)."""
         size = self.segmenter.trained_side
         scale_y, scale_x = frames.shape[1] / probs.shape[1], frames.shape[2] / probs.shape[2]
+        windows = [w for w in windows if not w.tight or w.side * min(scale_x, scale_y) * self.settings.tight_max_enlarge >= size]
+        if not windows:
+            return probs
         crops = np.stack([
             shrink(padded_crop(frames[w.frame], round(w.x * scale_x), round(w.y * scale_y),
                                round((w.x + w.side) * scale_x), round((w.y + w.side) * scale_y)), size, size)
