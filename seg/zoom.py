@@ -9,9 +9,9 @@ whole frames may be seen smaller, see ``seg.segmenter``) and puts those probabil
 in place of the whole-frame ones inside the square, fading into them towards its edges.
 People who already fill much of the frame, as in most vertical dance clips, are left to the first
 pass: a closer look adds nothing there and costs a second pass. Each person is seen in two squares on the same
-centre, the second tighter (``ZoomSettings.tight``): the network's false positives beside a small dancer (a parked car,
-the shadowed underside of an arch) differ between the two framings more than the dancer does, as between a frame and
-its mirror image, and where they overlap the squares are averaged. The squares are not also mirrored as whole frames are
+centre, the second tighter (``ZoomSettings.tight``): the network's false positives beside a small dancer (a parked car)
+differ between the two framings more than the dancer does, as between a frame and its mirror image, and where they
+overlap the squares are averaged. The squares are not also mirrored as whole frames are
 (``SegmenterSettings.mirror``): mirroring them gained nothing measurable.
 """
 
