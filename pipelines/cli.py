@@ -130,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         init=args.init, workers=args.workers, decoder_channels=parse_decoder_channels(args.decoder_channels),
         person_free=tuple(args.person_free), real_labels=args.real_labels, real_share=args.real_share,
         person_free_share=args.person_free_share, real_close=args.real_close, captions=args.captions,
+        crowd_rows=args.crowd_rows,
     )
     record = train(settings)
     last = record["history"][-1] if record["history"] else {}
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="of the labelled frames, the share cut close around their person, as the closer look sees people (default 0)")
     t.add_argument("--captions", type=float, default=0.0,
                    help="share of canvases with a burned-in caption drawn on them, not person (default 0)")
+    t.add_argument("--crowd-rows", type=float, default=0.0,
+                   help="share of composites with a row of people of one size standing behind the person, all person (default 0)")
     t.set_defaults(handler=cmd_train)
 
     e = sub.add_parser("eval", help="score a model on images with masks")

@@ -2,7 +2,7 @@
 
 Augmentation targets dance footage: background replacement, scale/crop/rotation (a share
 of bodies at any angle, for floor work), close-ups (head and upper body filling the frame, as in selfie-style clips), mirroring, colour and light jitter, blur and motion blur, noise,
-burned-in captions and JPEG artefacts,
+burned-in captions and JPEG artefacts, people behind (a second person, passers-by far off, a row of an audience),
 on both 9:16 (portrait) and 16:9 (landscape) canvases.
 """
 
@@ -134,6 +134,8 @@ class AugmentSettings:
     far: float = 0.1  # share of replaced-background canvases with a small, distant body (12-45% of the height)
     companion: float = 0.25  # share of replaced-background canvases with a second person behind (also person)
     small_people: float = 0.2  # share of replaced-background canvases with 2-5 people far off (7-30% of the height)
+    crowd_rows: float = 0.0  # share of replaced-background canvases with a row of 3-6 people of one size (15-45% of the
+    # height) behind a person no taller than twice theirs: an audience, a line of dancers
     real_close: float = 0.0  # share of labelled real frames cut close around their person, as seg.zoom looks at them
     captions: float = 0.0  # share of canvases with a burned-in caption (seg.captions): not person, even over a body
 
@@ -150,16 +152,20 @@ def augmented_sample(
     """One training canvas: RGB uint8 (h, w, 3) and target matte float32 (h, w).
 
     ``others`` may stand behind on replaced backgrounds: the first as a second person (a duet, a
-    bystander), the rest as small people far off (passers-by, an audience). Every person in frame is
-    person, so the network learns neither to keep only one nor that wide real scenes are empty.
+    bystander), the rest as small people far off (passers-by, an audience), or all of them in a row of one
+    size with the person in front (``crowd_rows``). Every person in frame is person, so the network learns
+    neither to keep only one nor that wide real scenes are empty.
     """
     h, w = canvas_size(settings, portrait)
     background = backgrounds.sample(rng, h, w)
     replace = rng.random() < settings.replace_background
     behind = np.zeros((h, w), np.float32)
-    if replace and len(others) > 2 and settings.small_people and rng.random() < settings.small_people:
+    in_row = replace and len(others) > 2 and settings.crowd_rows and rng.random() < settings.crowd_rows
+    if in_row:
+        background, behind, row_height, ground = row_of_people(background, others[: int(rng.integers(3, len(others) + 1))], rng)
+    elif replace and len(others) > 2 and settings.small_people and rng.random() < settings.small_people:
         background, behind = far_off(background, others[1 : int(rng.integers(3, len(others) + 1))], rng)
-    if replace and others and rng.random() < settings.companion:
+    if replace and others and not in_row and rng.random() < settings.companion:
         spot = Placement(center_x=w * rng.uniform(0.05, 0.95), center_y=h * rng.uniform(0.4, 0.7),
                          height=h * rng.uniform(0.4, 1.0), angle_deg=rng.normal(0, 10), mirror=bool(rng.random() < 0.5))
         background, companion = paste(background, others[0].cropped(), spot)
@@ -168,7 +174,10 @@ def augmented_sample(
     body_height = h * rng.uniform(0.45, 1.25) if replace else h * rng.uniform(0.9, 1.6)
     center_y = h * rng.uniform(0.35, 0.75)
     angle_deg = rng.normal(0, 12)
-    if rng.random() < settings.close_up:  # the head near the top edge, the legs far below the frame
+    if in_row:  # in front of the row: its feet lower, its size up to twice theirs
+        body_height = row_height * rng.uniform(0.8, 2.0)
+        center_y = ground + h * rng.uniform(0.0, 0.1) - body_height / 2
+    elif rng.random() < settings.close_up:  # the head near the top edge, the legs far below the frame
         body_height = h * rng.uniform(1.8, 3.5)
         center_y = h * rng.uniform(-0.05, 0.15) + body_height / 2
     elif settings.any_angle and rng.random() < settings.any_angle:  # sized to the canvas along the body
@@ -207,6 +216,27 @@ def far_off(background: np.ndarray, people: Sequence[Person], rng: np.random.Gen
         background, alpha = paste(background, other.cropped(), spot)
         matte = alpha + matte * (1 - alpha)
     return background, matte
+
+
+def row_of_people(background: np.ndarray, people: Sequence[Person],
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """``people`` of one size (15-45% of the height, each within a tenth of it) standing side by side on one ground
+    line across the canvas, touching or apart: the canvas, their matte, their height and the ground line (pixels)."""
+    h, w = background.shape[:2]
+    height = h * rng.uniform(0.15, 0.45)
+    ground = h * rng.uniform(0.5, 0.95)
+    span = w * rng.uniform(0.7, 1.3)
+    step = span / len(people)
+    left = w / 2 - span / 2 + step / 2
+    matte = np.zeros((h, w), np.float32)
+    for k in rng.permutation(len(people)):
+        size = height * rng.uniform(0.9, 1.1)
+        spot = Placement(center_x=left + k * step + step * rng.uniform(-0.25, 0.25),
+                         center_y=ground + h * rng.uniform(-0.03, 0.03) - size / 2,
+                         height=size, angle_deg=rng.normal(0, 4), mirror=bool(rng.random() < 0.5))
+        background, alpha = paste(background, people[k].cropped(), spot)
+        matte = alpha + matte * (1 - alpha)
+    return background, matte, height, ground
 
 
 def camera_effects(image: np.ndarray, target: np.ndarray, rng: np.random.Generator,

@@ -65,10 +65,12 @@ class TrainSettings:
     person_free_share: float = 0.5  # of those, the share of person-free photos when there are labelled frames too
     real_close: float = 0.0  # share of the labelled frames cut close around their person (as seg.zoom looks at people)
     captions: float = 0.0  # share of canvases with a burned-in caption (seg.captions), not person
+    crowd_rows: float = 0.0  # share of replaced-background composites with a row of people of one size behind the person
 
     def __post_init__(self) -> None:
-        if not all(0 <= share <= 1 for share in (self.real_share, self.person_free_share, self.real_close, self.captions)):
-            raise TrainingError("--real-share, --person-free-share, --real-close and --captions are shares: between 0 and 1")
+        if not all(0 <= share <= 1 for share in (self.real_share, self.person_free_share, self.real_close, self.captions,
+                                                self.crowd_rows)):
+            raise TrainingError("--real-share, --person-free-share, --real-close, --captions and --crowd-rows are shares: between 0 and 1")
         if self.decoder_channels is not None and self.arch.lower() not in U_NET_ARCHS:
             raise TrainingError(f"--decoder-channels sets a U-Net's decoder, not {self.arch}'s")
 
@@ -125,7 +127,8 @@ class AugmentedBatches(torch.utils.data.Dataset):
         self.seed = settings.seed
         self.steps = steps
         self.augment = AugmentSettings(long_side=settings.long_side, short_side=int(round(settings.long_side * 9 / 16 / 32 + 0.5)) * 32,
-                                       real_close=settings.real_close, captions=settings.captions)
+                                       real_close=settings.real_close, captions=settings.captions,
+                                       crowd_rows=settings.crowd_rows)
 
     def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         epoch, step = divmod(g, self.steps)
@@ -372,7 +375,8 @@ def real_data_flags(settings: dict) -> str:
         if float(settings.get("real_close", 0)):
             flags += f" --real-close {settings['real_close']}"
     flags += f" --real-share {settings['real_share']}" if flags else ""
-    return flags + (f" --captions {settings['captions']}" if float(settings.get("captions", 0)) else "")
+    flags += f" --captions {settings['captions']}" if float(settings.get("captions", 0)) else ""
+    return flags + (f" --crowd-rows {settings['crowd_rows']}" if float(settings.get("crowd_rows", 0)) else "")
 
 
 def real_data_line(record: dict) -> str:

@@ -136,9 +136,10 @@ def test_slimmer_decoder_started_from_a_saved_model_trains_saves_and_loads(train
     images, masks, out = settings.images, settings.masks, tmp_path / "slim"
     assert main(["train", "--images", str(images), "--masks", str(masks), "--out", str(out), "--epochs", "1",
                  "--max-steps", "1", "--batch-size", "4", "--size", "128", "--device", "cpu", "--init", str(settings.out),
-                 "--decoder-channels", "64,32,24,8,8"]) == 0
+                 "--decoder-channels", "64,32,24,8,8", "--crowd-rows", "0.5"]) == 0
     assert json.loads((out / "config.json").read_text())["decoder_channels"] == [64, 32, 24, 8, 8]
-    assert "--init " in (card := (out / "README.md").read_text()) and "--decoder-channels 64,32,24,8,8" in card
+    card = (out / "README.md").read_text()
+    assert "--init " in card and "--decoder-channels 64,32,24,8,8" in card and "--crowd-rows 0.5" in card
     slim, source = load_model(out), load_model(settings.out)
     assert slim.decoder.blocks[3].conv2[0].out_channels == 8
     for key in ("encoder.model.conv_stem.weight", "decoder.blocks.0.conv1.0.weight"):  # unchanged widths: started from it
@@ -222,6 +223,30 @@ def test_small_people_augmentation_adds_people_far_off_all_person(people_dirs):
     assert small_figures(0.0) == 0 and small_figures(1.0) >= 8  # about one apart per canvas (others overlap or touch)
 
 
+def test_crowd_rows_stand_people_of_one_size_on_one_line_all_person(people_dirs):
+    """Audiences and lines of dancers: with ``crowd_rows`` three or more people of about one size stand side by side
+    behind the person, their feet on one line, each of them in the target."""
+    people = load_people(find_pairs(*people_dirs)[0])[0]
+    backgrounds = BackgroundBank(people)
+
+    def rows(share: float) -> list[np.ndarray]:
+        settings = AugmentSettings(close_up=0, any_angle=0, far=0, replace_background=1, companion=0, small_people=0,
+                                   crowd_rows=share, motion_blur=0)
+        rng, found = np.random.default_rng(0), []
+        for i in range(8):
+            others = tuple(people[(i + k) % len(people)] for k in range(1, 7))
+            _, matte = augmented_sample(people[i % len(people)], rng, settings, True, backgrounds, others)
+            _, _, stats, _ = cv2.connectedComponentsWithStats((matte > 0.5).astype(np.uint8))
+            short = stats[1:][stats[1:, cv2.CC_STAT_HEIGHT] <= 0.5 * matte.shape[0]]
+            found.append((short[:, cv2.CC_STAT_TOP] + short[:, cv2.CC_STAT_HEIGHT]) / matte.shape[0])
+        return found
+
+    assert all(len(feet) <= 1 for feet in rows(0.0))  # the person alone, short at most
+    with_rows = [feet for feet in rows(1.0) if len(feet) >= 2]
+    assert len(with_rows) >= 6  # people apart or touching: at least two separate figures on most canvases
+    assert all(np.ptp(feet) < 0.2 for feet in with_rows)  # feet within a fifth of the height: one ground line
+
+
 @pytest.mark.timeout(180)
 def test_batches_are_the_same_from_any_number_of_worker_processes(people_dirs):
     """Batches depend on (seed, epoch, step) only, also with workers forked after OpenCV started its threads."""
@@ -289,7 +314,7 @@ def test_real_frames_cut_close_show_their_person_large_and_in_register():
 
 
 def test_shares_outside_zero_to_one_are_refused(people_dirs, tmp_path):
-    for share in ("real_share", "person_free_share", "real_close", "captions"):
+    for share in ("real_share", "person_free_share", "real_close", "captions", "crowd_rows"):
         with pytest.raises(TrainingError, match="between 0 and 1"):
             TrainSettings(images=people_dirs[0], masks=people_dirs[1], out=tmp_path, **{share: 1.5})
 
